@@ -1,0 +1,48 @@
+"""Development sessions. `nox -s tests` is the test command CI runs; see README."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+CONSTRAINTS = ("-c", "requirements/ci.txt")
+PYTHON = os.environ.get("LLMPORT_NOX_PYTHON", "3.11")
+
+
+def install(session: nox.Session, extras: str = "dev") -> None:
+    """Install the project with pinned dependencies (no resolver backtracking)."""
+    session.install(*CONSTRAINTS, "-e", f".[{extras}]")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite (unit + integration against the local gateway)."""
+    install(session)
+    session.run("pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(*CONSTRAINTS, "ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over src and tests."""
+    install(session)
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: `llmport demo` against the embedded local gateway."""
+    install(session, extras="dev")
+    session.run("llmport", "demo")

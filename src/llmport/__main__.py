@@ -1,0 +1,5 @@
+"""`python -m llmport` runs the command line interface."""
+
+from llmport.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,381 @@
+"""`BaseLLM`: the template method every provider inherits.
+
+The base class owns the shared request path: argument checks, merging config
+defaults with per-call overrides, the retry loop, timing, logging, error
+classification and response building. A provider implements `_complete` (and,
+when it has a native async client, `_acomplete`) and nothing else.
+
+    messages -> ChatRequest (config + overrides) -> _complete -> raw payload
+             -> _parse -> LLMResponse
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from llmport.config import BaseLLMConfig
+from llmport.errors import ConfigurationError, classify, redact, register_secret
+from llmport.parsing import parse_completion
+from llmport.response import LLMError, LLMResponse, LLMResponseStatus
+
+__all__ = ["BaseLLM", "ChatRequest"]
+
+logger = logging.getLogger(__name__)
+
+#: Per-call keyword arguments that map onto config fields.
+_SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
+_CALL_FIELDS = frozenset({*_SAMPLING_FIELDS, "model", "timeout"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One chat completion request, with config defaults and overrides already merged.
+
+    `params` holds the sampling parameters that are set (temperature, top_p,
+    max_tokens, seed) plus any extra provider parameters; unset ones are absent.
+    """
+
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    stop: str | list[str] | None = None
+    response_format: Any = None
+    timeout: float = 60.0
+    params: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+
+
+class BaseLLM(abc.ABC):
+    """Base class of every provider. Subclasses implement `_complete` (and optionally
+    `_acomplete`), set `provider_name` and point `config_class` at their config."""
+
+    provider_name: ClassVar[str] = "base"
+    config_class: ClassVar[type[BaseLLMConfig]] = BaseLLMConfig
+
+    def __init__(self, config: BaseLLMConfig | None = None, **settings: Any) -> None:
+        """Build from an explicit config, or from `settings` plus the environment.
+
+        Raises:
+            ConfigurationError: a setting is invalid or a required one is missing.
+        """
+        if config is not None and settings:
+            config = self.config_class.load(**{**_explicit_fields(config), **settings})
+        elif config is None:
+            config = self.config_class.load(**settings)
+        elif not isinstance(config, self.config_class):
+            raise ConfigurationError(
+                f"{type(self).__name__} needs a {self.config_class.__name__}, "
+                f"got {type(config).__name__}"
+            )
+        else:
+            config.check_required()
+        self.config = config
+        self._secrets = config.secret_values()
+        for secret in self._secrets:
+            register_secret(secret)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.config.chat_model!r})"
+
+    @property
+    def model(self) -> str:
+        """The configured model name."""
+        return self.config.chat_model
+
+    # --- the template method -------------------------------------------------------------
+
+    def chat_completions(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        *,
+        tool_choice: Any = None,
+        **overrides: Any,
+    ) -> LLMResponse:
+        """Send a chat completion and return an `LLMResponse`; provider failures never raise.
+
+        `overrides` may set `model`, `timeout`, `temperature`, `top_p`, `max_tokens`, `seed`
+        for this call; any other keyword is passed to the provider as an extra parameter.
+
+        Raises:
+            ValueError: `messages`, `tools` or an override is malformed (before any I/O).
+        """
+        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self._attempt(request, attempt)
+            delay = self._retry_delay(response, attempt, started)
+            if delay is None:
+                return self._finish(response, request, attempt, started)
+            self._sleep(delay)
+
+    async def achat_completions(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        *,
+        tool_choice: Any = None,
+        **overrides: Any,
+    ) -> LLMResponse:
+        """Async twin of `chat_completions`, with the same arguments and contract."""
+        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            response = await self._aattempt(request, attempt)
+            delay = self._retry_delay(response, attempt, started)
+            if delay is None:
+                return self._finish(response, request, attempt, started)
+            await self._asleep(delay)
+
+    # --- hooks for providers ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _complete(self, request: ChatRequest) -> Any:
+        """Send `request` to the backend and return its raw payload; raise on failure."""
+
+    async def _acomplete(self, request: ChatRequest) -> Any:
+        """Async version of `_complete`; by default runs `_complete` in a worker thread."""
+        return await asyncio.to_thread(self._complete, request)
+
+    def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
+        """Turn the raw payload into an `LLMResponse` (OpenAI-shaped by default)."""
+        return parse_completion(payload, provider=self.provider_name, model=request.model)
+
+    def _classify(self, exc: BaseException) -> LLMError:
+        """Map an exception raised by `_complete` to an `LLMError`."""
+        return classify(exc, secrets=self._secrets)
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    async def _asleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    # --- shared machinery -------------------------------------------------------------------
+
+    def build_request(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        tool_choice: Any = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> ChatRequest:
+        """Check the arguments and merge config defaults with per-call overrides.
+
+        Raises:
+            ValueError: an argument is malformed; the message says which and why.
+        """
+        config = self.config
+        overrides = dict(overrides or {})
+        model = overrides.pop("model", None) or config.chat_model
+        if not isinstance(model, str):
+            raise ValueError(f"model must be a string, got {type(model).__name__}")
+        timeout = overrides.pop("timeout", None)
+        timeout = config.timeout if timeout is None else _positive_number("timeout", timeout)
+        params: dict[str, Any] = dict(config.extra_params)
+        for name in _SAMPLING_FIELDS:
+            value = overrides.pop(name, getattr(config, name))
+            if value is not None:
+                params[name] = _check_sampling(name, value)
+        params.update(overrides)
+        return ChatRequest(
+            model=model,
+            messages=_check_messages(messages),
+            tools=_check_tools(tools),
+            tool_choice=tool_choice,
+            stop=_check_stop(stop),
+            response_format=response_format,
+            timeout=timeout,
+            params=params,
+        )
+
+    def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
+        began = time.perf_counter()
+        try:
+            payload = self._complete(request)
+        except Exception as exc:
+            return self._failure(exc, request, attempt, began)
+        return self._parse_safely(payload, request, attempt, began)
+
+    async def _aattempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
+        began = time.perf_counter()
+        try:
+            payload = await self._acomplete(request)
+        except Exception as exc:
+            return self._failure(exc, request, attempt, began)
+        return self._parse_safely(payload, request, attempt, began)
+
+    def _parse_safely(
+        self, payload: Any, request: ChatRequest, attempt: int, began: float
+    ) -> LLMResponse:
+        try:
+            response = self._parse(payload, request)
+        except Exception as exc:  # a custom _parse that raises still yields a response
+            return self._failure(exc, request, attempt, began)
+        if not response.ok:
+            self._log_attempt(response, attempt, began)
+        return response
+
+    def _failure(
+        self, exc: Exception, request: ChatRequest, attempt: int, began: float
+    ) -> LLMResponse:
+        try:
+            error = self._classify(exc)
+        except Exception:  # classification must not be the thing that crashes a call
+            error = classify(exc, secrets=self._secrets)
+        response = LLMResponse(
+            status=LLMResponseStatus.ERROR,
+            finish_reason="error",
+            model=request.model,
+            provider=self.provider_name,
+            error=error,
+        )
+        self._log_attempt(response, attempt, began)
+        return response
+
+    def _retry_delay(self, response: LLMResponse, attempt: int, started: float) -> float | None:
+        if response.error is None:
+            return None
+        return self.config.retry.next_delay(response.error, attempt, time.monotonic() - started)
+
+    def _log_attempt(self, response: LLMResponse, attempt: int, began: float) -> None:
+        error = response.error
+        logger.info(
+            "llm attempt failed: %s",
+            error.kind.value if error else "unknown",
+            extra={
+                "provider": self.provider_name,
+                "model": response.model,
+                "attempt": attempt,
+                "latency_ms": round((time.perf_counter() - began) * 1000, 3),
+                "error_kind": error.kind.value if error else None,
+                "status_code": error.status_code if error else None,
+            },
+        )
+
+    def _finish(
+        self, response: LLMResponse, request: ChatRequest, attempt: int, started: float
+    ) -> LLMResponse:
+        latency_ms = (time.monotonic() - started) * 1000
+        changes: dict[str, Any] = {"latency_ms": latency_ms, "attempts": attempt}
+        if self._secrets and any(s in response.content for s in self._secrets):
+            changes["content"] = redact(response.content, self._secrets)
+        response = replace(response, **changes)
+        if logger.isEnabledFor(logging.DEBUG) or not response.ok:
+            logger.log(
+                logging.DEBUG if response.ok else logging.WARNING,
+                "llm call %s",
+                response.status.value,
+                extra={
+                    "provider": self.provider_name,
+                    "model": response.model or request.model,
+                    "attempt": attempt,
+                    "latency_ms": round(latency_ms, 3),
+                    "status": response.status.value,
+                    "error_kind": response.error.kind.value if response.error else None,
+                    "prompt_tokens": response.usage.prompt_tokens,
+                    "completion_tokens": response.usage.completion_tokens,
+                },
+            )
+        return response
+
+
+def _explicit_fields(config: BaseLLMConfig) -> dict[str, Any]:
+    return {name: getattr(config, name) for name in config.model_fields_set}
+
+
+def _positive_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _check_sampling(name: str, value: Any) -> Any:
+    if name in ("max_tokens", "seed"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        if name == "max_tokens" and value <= 0:
+            raise ValueError(f"max_tokens must be positive, got {value}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    upper = 2.0 if name == "temperature" else 1.0
+    if not 0 <= value <= upper:
+        raise ValueError(f"{name} must be between 0 and {upper}, got {value}")
+    return value
+
+
+def _check_messages(messages: Any) -> list[dict[str, Any]]:
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        raise ValueError(
+            "messages must be a list of {'role': ..., 'content': ...} dicts, "
+            f"got {type(messages).__name__}"
+        )
+    if not messages:
+        raise ValueError("messages must not be empty")
+    checked: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise ValueError(
+                f"messages[{index}] must be a dict with 'role' and 'content', "
+                f"got {type(message).__name__}"
+            )
+        role = message.get("role")
+        if not isinstance(role, str) or not role:
+            raise ValueError(f"messages[{index}] has no 'role' (e.g. 'user', 'system')")
+        if "content" not in message and not message.get("tool_calls"):
+            raise ValueError(f"messages[{index}] ({role}) has no 'content'")
+        content = message.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise ValueError(
+                f"messages[{index}].content must be a string or a list of parts, "
+                f"got {type(content).__name__}"
+            )
+        checked.append(message if isinstance(message, dict) else dict(message))
+    return checked
+
+
+def _check_tools(tools: Any) -> list[dict[str, Any]] | None:
+    if tools is None:
+        return None
+    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence):
+        raise ValueError(f"tools must be a list of tool definitions, got {type(tools).__name__}")
+    checked: list[dict[str, Any]] = []
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, Mapping):
+            raise ValueError(f"tools[{index}] must be a dict, got {type(tool).__name__}")
+        function = tool.get("function")
+        if tool.get("type", "function") == "function" and (
+            not isinstance(function, Mapping) or not function.get("name")
+        ):
+            raise ValueError(
+                f"tools[{index}] must look like "
+                "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
+            )
+        checked.append(tool if isinstance(tool, dict) else dict(tool))
+    return checked or None
+
+
+def _check_stop(stop: Any) -> str | list[str] | None:
+    if stop is None or isinstance(stop, str):
+        return stop
+    if isinstance(stop, Sequence) and all(isinstance(s, str) for s in stop):
+        return list(stop) or None
+    raise ValueError(f"stop must be a string or a list of strings, got {stop!r}")

@@ -1,0 +1,158 @@
+"""Provider configuration from arguments and environment variables, and the retry policy."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from llmport.errors import ConfigurationError, ErrorKind
+from llmport.response import LLMError
+
+__all__ = ["DEFAULT_RETRY_ON", "BaseLLMConfig", "RetryPolicy"]
+
+DEFAULT_RETRY_ON = frozenset(
+    {ErrorKind.RATE_LIMIT, ErrorKind.SERVER, ErrorKind.TIMEOUT, ErrorKind.CONNECTION}
+)
+
+
+class RetryPolicy(BaseModel):
+    """When and how long to wait before trying a failed call again.
+
+    `max_attempts` counts the first try (1 = never retry). Backoff is exponential
+    from `initial_backoff` up to `max_backoff`, with full jitter. A provider's
+    `Retry-After` wins over the computed backoff, up to `max_retry_after`; no retry
+    starts once `deadline` seconds have passed since the first attempt, and no wait
+    is allowed to cross it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    initial_backoff: float = Field(default=0.5, ge=0)
+    max_backoff: float = Field(default=8.0, ge=0)
+    multiplier: float = Field(default=2.0, ge=1)
+    jitter: bool = True
+    deadline: float | None = Field(default=120.0, gt=0)
+    max_retry_after: float = Field(default=60.0, ge=0)
+    retry_on: frozenset[ErrorKind] = DEFAULT_RETRY_ON
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based), before jitter."""
+        return min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
+
+    def next_delay(self, error: LLMError, attempt: int, elapsed: float) -> float | None:
+        """Seconds to wait before the next attempt, or None when the call should stop."""
+        if attempt >= self.max_attempts or error.kind not in self.retry_on:
+            return None
+        delay = self.backoff(attempt)
+        if self.jitter:
+            delay = random.uniform(0, delay)
+        if error.retry_after is not None:
+            if error.retry_after > self.max_retry_after:
+                return None
+            delay = max(delay, error.retry_after)
+        if self.deadline is not None and elapsed + delay >= self.deadline:
+            return None
+        return delay
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that makes exactly one attempt."""
+        return cls(max_attempts=1)
+
+
+class BaseLLMConfig(BaseSettings):
+    """Settings shared by every provider.
+
+    Precedence, highest first: an explicit argument (`LiteLLM(temperature=0)` or
+    `get_llm("litellm", temperature=0)`), then the environment variable named by the
+    provider's prefix plus the field name in capitals (`LITELLM_TEMPERATURE`), then the
+    default below. Nested retry settings use a double underscore
+    (`LITELLM_RETRY__MAX_ATTEMPTS=5`); `extra_params` and `extra_headers` take JSON.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="LLMPORT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+    )
+
+    chat_model: str = ""
+    api_key: SecretStr | None = None
+    api_base: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, gt=0)
+    seed: int | None = None
+    timeout: float = Field(default=60.0, gt=0)
+    extra_params: dict[str, Any] = Field(default_factory=dict)
+    extra_headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    #: Fields that must be non-empty for the provider to work.
+    required_fields: ClassVar[tuple[str, ...]] = ("chat_model",)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("api_base", mode="before")
+    @classmethod
+    def _empty_base_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets `field` for this config class."""
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+    @classmethod
+    def load(cls, **overrides: Any) -> BaseLLMConfig:
+        """Build from arguments and the environment; errors name the variable to fix.
+
+        Raises:
+            ConfigurationError: a value is invalid or a required setting is missing.
+        """
+        unknown = sorted(set(overrides) - set(cls.model_fields))
+        if unknown:
+            known = ", ".join(sorted(cls.model_fields))
+            raise ConfigurationError(
+                f"{cls.__name__} has no setting {', '.join(map(repr, unknown))}; known: {known}. "
+                "Pass provider-specific parameters in extra_params={...}."
+            )
+        try:
+            config = cls(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])} ({cls.env_name(str(err['loc'][0]))}): "
+                f"{err['msg']}"
+                for err in exc.errors(include_url=False, include_input=False)
+            )
+            raise ConfigurationError(f"invalid {cls.__name__}: {problems}") from None
+        config.check_required()
+        return config
+
+    def check_required(self) -> None:
+        """Raise `ConfigurationError` naming the env var of the first missing setting."""
+        for name in self.required_fields:
+            if not getattr(self, name):
+                raise ConfigurationError(
+                    f"{type(self).__name__}.{name} is not set: set the environment variable "
+                    f"{self.env_name(name)} or pass {name}=... explicitly."
+                )
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret this config holds, for redaction."""
+        secrets: list[str] = []
+        if self.api_key is not None:
+            secrets.append(self.api_key.get_secret_value())
+        for name, value in self.extra_headers.items():
+            if name.lower() in ("authorization", "api-key", "x-api-key", "proxy-authorization"):
+                secrets.append(value)
+        return tuple(s for s in secrets if s)

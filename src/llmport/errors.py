@@ -1,0 +1,457 @@
+"""Error kinds, the exception tree, and the one function that classifies failures.
+
+    LLMPortError
+    ├── ConfigurationError          (also a ValueError: bad settings or arguments, raised at once)
+    └── ProviderError               (raised only by LLMResponse.raise_for_status())
+        ├── AuthenticationError         auth
+        ├── PermissionDeniedError       permission
+        ├── NotFoundError               not_found
+        ├── RateLimitError              rate_limit
+        ├── QuotaExceededError          quota
+        ├── InvalidRequestError         invalid_request
+        │   ├── ContextLengthError      context_length
+        │   └── ContentFilterError      content_filter
+        ├── ServerError                 server
+        ├── BadResponseError            bad_response
+        ├── LLMTimeoutError             timeout
+        └── LLMConnectionError          connection
+
+Provider failures never raise from `chat_completions`: `classify()` turns any
+exception (litellm's, httpx's, aiohttp's, the standard library's) into an
+`LLMError` with a redacted message, and the response carries it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from llmport.response import LLMError
+
+__all__ = [
+    "AuthenticationError",
+    "BadResponseError",
+    "ConfigurationError",
+    "ContentFilterError",
+    "ContextLengthError",
+    "ErrorKind",
+    "InvalidRequestError",
+    "LLMConnectionError",
+    "LLMPortError",
+    "LLMTimeoutError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProviderError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ServerError",
+    "classify",
+    "error_from_llm_error",
+    "redact",
+]
+
+
+class ErrorKind(str, enum.Enum):
+    """Provider-neutral reason a call failed."""
+
+    RATE_LIMIT = "rate_limit"
+    QUOTA = "quota"
+    AUTH = "auth"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    INVALID_REQUEST = "invalid_request"
+    CONTEXT_LENGTH = "context_length"
+    CONTENT_FILTER = "content_filter"
+    SERVER = "server"
+    BAD_RESPONSE = "bad_response"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a failure of this kind may succeed when tried again."""
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset(
+    {ErrorKind.RATE_LIMIT, ErrorKind.SERVER, ErrorKind.TIMEOUT, ErrorKind.CONNECTION}
+)
+
+
+class LLMPortError(Exception):
+    """Base of every exception llmport raises."""
+
+
+class ConfigurationError(LLMPortError, ValueError):
+    """A setting or argument is wrong; the message names the fix."""
+
+
+class ProviderError(LLMPortError):
+    """A call failed; raised by `LLMResponse.raise_for_status()`."""
+
+    kind: ErrorKind = ErrorKind.SERVER
+
+    def __init__(self, error: LLMError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again may help."""
+        return self.error.retryable
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the provider asked us to wait, if it said."""
+        return self.error.retry_after
+
+    @property
+    def status_code(self) -> int | None:
+        """HTTP status of the failed call, when there was one."""
+        return self.error.status_code
+
+
+class AuthenticationError(ProviderError):
+    """The API key is missing, wrong or expired."""
+
+    kind = ErrorKind.AUTH
+
+
+class PermissionDeniedError(ProviderError):
+    """The key is valid but may not use this model or resource."""
+
+    kind = ErrorKind.PERMISSION
+
+
+class NotFoundError(ProviderError):
+    """The model or endpoint does not exist."""
+
+    kind = ErrorKind.NOT_FOUND
+
+
+class RateLimitError(ProviderError):
+    """Too many requests; wait `retry_after` seconds when given."""
+
+    kind = ErrorKind.RATE_LIMIT
+
+
+class QuotaExceededError(ProviderError):
+    """The account's quota or budget is used up; retrying will not help."""
+
+    kind = ErrorKind.QUOTA
+
+
+class InvalidRequestError(ProviderError):
+    """The provider rejected the request as malformed."""
+
+    kind = ErrorKind.INVALID_REQUEST
+
+
+class ContextLengthError(InvalidRequestError):
+    """The prompt plus requested output exceed the model's context window."""
+
+    kind = ErrorKind.CONTEXT_LENGTH
+
+
+class ContentFilterError(InvalidRequestError):
+    """The provider's content policy blocked the request or the answer."""
+
+    kind = ErrorKind.CONTENT_FILTER
+
+
+class ServerError(ProviderError):
+    """The provider failed (5xx, overloaded)."""
+
+    kind = ErrorKind.SERVER
+
+
+class BadResponseError(ProviderError):
+    """The provider answered with something that is not a usable completion."""
+
+    kind = ErrorKind.BAD_RESPONSE
+
+
+class LLMTimeoutError(ProviderError):
+    """The call did not finish within the timeout."""
+
+    kind = ErrorKind.TIMEOUT
+
+
+class LLMConnectionError(ProviderError):
+    """The provider could not be reached or dropped the connection."""
+
+    kind = ErrorKind.CONNECTION
+
+
+_EXCEPTION_BY_KIND: dict[ErrorKind, type[ProviderError]] = {
+    cls.kind: cls
+    for cls in (
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        RateLimitError,
+        QuotaExceededError,
+        InvalidRequestError,
+        ContextLengthError,
+        ContentFilterError,
+        ServerError,
+        BadResponseError,
+        LLMTimeoutError,
+        LLMConnectionError,
+    )
+}
+
+
+def error_from_llm_error(error: LLMError) -> ProviderError:
+    """The typed exception for an `LLMError`."""
+    return _EXCEPTION_BY_KIND[error.kind](error)
+
+
+# --- redaction ---------------------------------------------------------------------------
+
+_known_secrets: set[str] = set()
+_SECRET_PATTERNS = (
+    re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}"),
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-.=:/+]{6,}"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|x-api-key|token|secret|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}]+"
+    ),
+    re.compile(r"\bAKIA[0-9A-Z]{12,}\b"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}\b"),
+)
+_MAX_MESSAGE = 300
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so `redact()` removes it wherever it appears."""
+    if value and len(value) >= 6:
+        _known_secrets.add(value)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove API keys and other credentials from text meant for messages and logs."""
+    for secret in (*secrets, *_known_secrets):
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + "[REDACTED]", text)
+        else:
+            text = pattern.sub("[REDACTED]", text)
+    return text
+
+
+def summarise_body(body: str) -> str:
+    """A short, safe description of an upstream body: never the body itself."""
+    text = body.strip()
+    if not text:
+        return "empty body"
+    if text[:200].lower().lstrip().startswith(("<!doctype", "<html", "<?xml", "<head", "<body")):
+        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        name = title.group(1).strip()[:80] if title else "no title"
+        return f"HTML page instead of JSON ({name})"
+    start = text.find("{")
+    if start >= 0:
+        try:
+            data = json.loads(text[start:])
+        except ValueError:
+            pass
+        else:
+            message = _error_message_from(data)
+            if message:
+                return _shorten(message)
+    return _shorten(text.splitlines()[0])
+
+
+def _error_message_from(data: Any) -> str | None:
+    if isinstance(data, Mapping):
+        error = data.get("error", data)
+        if isinstance(error, Mapping):
+            message = error.get("message") or error.get("detail")
+            if isinstance(message, str):
+                return message
+        if isinstance(error, str):
+            return error
+    return None
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+# --- classification ----------------------------------------------------------------------
+
+_KIND_BY_STATUS = {
+    400: ErrorKind.INVALID_REQUEST,
+    401: ErrorKind.AUTH,
+    402: ErrorKind.QUOTA,
+    403: ErrorKind.PERMISSION,
+    404: ErrorKind.NOT_FOUND,
+    408: ErrorKind.TIMEOUT,
+    409: ErrorKind.SERVER,
+    413: ErrorKind.CONTEXT_LENGTH,
+    422: ErrorKind.INVALID_REQUEST,
+    429: ErrorKind.RATE_LIMIT,
+    504: ErrorKind.TIMEOUT,
+}
+
+# Exception class names (litellm, openai, httpx, aiohttp) -> kind. Matched along the MRO so
+# that litellm is never imported just to classify.
+_KIND_BY_CLASS_NAME = {
+    "ContextWindowExceededError": ErrorKind.CONTEXT_LENGTH,
+    "ContentPolicyViolationError": ErrorKind.CONTENT_FILTER,
+    "BudgetExceededError": ErrorKind.QUOTA,
+    "RateLimitError": ErrorKind.RATE_LIMIT,
+    "AuthenticationError": ErrorKind.AUTH,
+    "PermissionDeniedError": ErrorKind.PERMISSION,
+    "NotFoundError": ErrorKind.NOT_FOUND,
+    "UnsupportedParamsError": ErrorKind.INVALID_REQUEST,
+    "JSONSchemaValidationError": ErrorKind.BAD_RESPONSE,
+    "APIResponseValidationError": ErrorKind.BAD_RESPONSE,
+    "UnprocessableEntityError": ErrorKind.INVALID_REQUEST,
+    "BadRequestError": ErrorKind.INVALID_REQUEST,
+    "InvalidRequestError": ErrorKind.INVALID_REQUEST,
+    "Timeout": ErrorKind.TIMEOUT,
+    "APITimeoutError": ErrorKind.TIMEOUT,
+    "TimeoutException": ErrorKind.TIMEOUT,
+    "ServerTimeoutError": ErrorKind.TIMEOUT,
+    "TimeoutError": ErrorKind.TIMEOUT,
+    "ServiceUnavailableError": ErrorKind.SERVER,
+    "InternalServerError": ErrorKind.SERVER,
+    "BadGatewayError": ErrorKind.SERVER,
+    "APIConnectionError": ErrorKind.CONNECTION,
+    "ConnectError": ErrorKind.CONNECTION,
+    "NetworkError": ErrorKind.CONNECTION,
+    "RemoteProtocolError": ErrorKind.CONNECTION,
+    "ClientConnectionError": ErrorKind.CONNECTION,
+    "ServerDisconnectedError": ErrorKind.CONNECTION,
+    "ClientPayloadError": ErrorKind.CONNECTION,
+    "ConnectionError": ErrorKind.CONNECTION,
+    "JSONDecodeError": ErrorKind.BAD_RESPONSE,
+}
+
+_CONTEXT_HINTS = (
+    "context length",
+    "context_length",
+    "maximum context",
+    "context window",
+    "too many tokens",
+)
+_QUOTA_HINTS = ("insufficient_quota", "exceeded your current quota", "billing", "budget")
+_FILTER_HINTS = ("content_filter", "content policy", "content management policy", "safety")
+
+
+def kind_for_status(status_code: int, message: str = "") -> ErrorKind:
+    """The error kind for an HTTP status, refined by hints in the provider's message."""
+    lowered = message.lower()
+    kind = _KIND_BY_STATUS.get(status_code)
+    if kind is None:
+        kind = ErrorKind.SERVER if status_code >= 500 else ErrorKind.INVALID_REQUEST
+    return _refine(kind, lowered)
+
+
+def _refine(kind: ErrorKind, lowered: str) -> ErrorKind:
+    if kind in (ErrorKind.INVALID_REQUEST, ErrorKind.BAD_RESPONSE) and any(
+        hint in lowered for hint in _CONTEXT_HINTS
+    ):
+        return ErrorKind.CONTEXT_LENGTH
+    if kind is ErrorKind.INVALID_REQUEST and any(hint in lowered for hint in _FILTER_HINTS):
+        return ErrorKind.CONTENT_FILTER
+    if kind in (ErrorKind.RATE_LIMIT, ErrorKind.QUOTA) and any(h in lowered for h in _QUOTA_HINTS):
+        return ErrorKind.QUOTA
+    return kind
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from `Retry-After` / `retry-after-ms` headers (delta or HTTP date)."""
+    if headers is None:
+        return None
+    try:
+        lookup = {str(k).lower(): str(v) for k, v in dict(headers).items()}
+    except (TypeError, ValueError):
+        return None
+    if "retry-after-ms" in lookup:
+        try:
+            return max(0.0, float(lookup["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = lookup.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import datetime, timezone
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(
+    exc: BaseException,
+    *,
+    status_code: int | None = None,
+    headers: Any = None,
+    secrets: Iterable[str] = (),
+) -> LLMError:
+    """Map any failure to an `LLMError`: kind, redacted message, retryability, Retry-After."""
+    status = status_code if status_code is not None else _status_of(exc)
+    message = _message_of(exc)
+    lowered = message.lower()
+    kind: ErrorKind | None = None
+    for cls in type(exc).__mro__:
+        kind = _KIND_BY_CLASS_NAME.get(cls.__name__)
+        if kind is not None:
+            break
+    if kind is None or (kind is ErrorKind.SERVER and status is not None and status < 500):
+        if status is not None:
+            kind = kind_for_status(status, message)
+        elif isinstance(exc, (TimeoutError,)):
+            kind = ErrorKind.TIMEOUT
+        elif isinstance(exc, (ConnectionError, OSError)):
+            kind = ErrorKind.CONNECTION
+        elif isinstance(exc, ValueError):
+            kind = ErrorKind.BAD_RESPONSE
+        else:
+            kind = ErrorKind.SERVER
+    kind = _refine(kind, lowered)
+    retry_after = parse_retry_after(headers if headers is not None else _headers_of(exc))
+    return LLMError(
+        kind=kind,
+        message=redact(f"{kind.value}: {message}" if message else kind.value, secrets),
+        retryable=kind.retryable,
+        retry_after=retry_after,
+        status_code=status,
+    )
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for candidate in (exc, getattr(exc, "response", None)):
+        value = getattr(candidate, "status_code", None) or getattr(candidate, "status", None)
+        if isinstance(value, int) and 100 <= value <= 599:
+            return value
+    return None
+
+
+def _headers_of(exc: BaseException) -> Any:
+    for name in ("litellm_response_headers", "headers"):
+        headers = getattr(exc, name, None)
+        if headers:
+            return headers
+    response = getattr(exc, "response", None)
+    return getattr(response, "headers", None)
+
+
+def _message_of(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+    # litellm prefixes messages with "litellm.SomeError: SomeError: OpenAIException - {body}".
+    text = re.sub(r"^(litellm\.\w+:\s*)?(\w+Error:\s*)?(\w+Exception\s*-\s*)?", "", text.strip())
+    return summarise_body(text) if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Built-in providers. Each module holds one provider class and its config class."""

@@ -1,0 +1,96 @@
+"""LiteLLM provider: 100+ backends by model string (`openai/gpt-4o-mini`, `anthropic/...`).
+
+litellm is imported on the first call, not at `import llmport`: it costs seconds
+and ~160 MB. Before that import `LITELLM_LOCAL_MODEL_COST_MAP` defaults to True so
+importing never reaches the network. litellm's own retries are off: llmport's
+`RetryPolicy` is the one retry layer.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import ModuleType
+from typing import Any
+
+from pydantic_settings import SettingsConfigDict
+
+from llmport.base import BaseLLM, ChatRequest
+from llmport.config import BaseLLMConfig
+
+__all__ = ["LiteLLM", "LiteLLMConfig"]
+
+_litellm: ModuleType | None = None
+_import_lock = threading.Lock()
+
+
+def import_litellm() -> ModuleType:
+    """Import litellm once, keeping it off the network and quiet on stdout."""
+    global _litellm
+    if _litellm is None:
+        with _import_lock:
+            if _litellm is None:
+                os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+                import litellm
+
+                # litellm prints "Give Feedback / Get Help" banners to stdout on errors.
+                litellm.suppress_debug_info = True
+                _litellm = litellm
+    return _litellm
+
+
+class LiteLLMConfig(BaseLLMConfig):
+    """LiteLLM settings, read from `LITELLM_*` environment variables.
+
+    `LITELLM_CHAT_MODEL` (required, e.g. `openai/gpt-4o-mini`), `LITELLM_API_KEY`,
+    `LITELLM_API_BASE`, `LITELLM_TEMPERATURE`, `LITELLM_TOP_P`, `LITELLM_MAX_TOKENS`,
+    `LITELLM_SEED`, `LITELLM_TIMEOUT`, `LITELLM_DROP_PARAMS` (default true: parameters a
+    backend does not support are dropped instead of failing the call),
+    `LITELLM_EXTRA_PARAMS` (JSON) and `LITELLM_RETRY__*`. Without an api key, litellm
+    falls back to the backend's own variable (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, ...).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LITELLM_")
+
+    drop_params: bool = True
+
+
+class LiteLLM(BaseLLM):
+    """Calls any LiteLLM-supported model through `litellm.completion` / `acompletion`."""
+
+    provider_name = "litellm"
+    config_class = LiteLLMConfig
+    config: LiteLLMConfig
+
+    def completion_kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        """The keyword arguments passed to `litellm.completion` for `request`."""
+        config = self.config
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "messages": request.messages,
+            "timeout": request.timeout,
+            "num_retries": 0,
+            "drop_params": config.drop_params,
+            **request.params,
+        }
+        if request.tools is not None:
+            kwargs["tools"] = request.tools
+        if request.tool_choice is not None:
+            kwargs["tool_choice"] = request.tool_choice
+        if request.stop is not None:
+            kwargs["stop"] = request.stop
+        if request.response_format is not None:
+            kwargs["response_format"] = request.response_format
+        if config.api_key is not None:
+            kwargs["api_key"] = config.api_key.get_secret_value()
+        if config.api_base is not None:
+            kwargs["api_base"] = config.api_base
+        if config.extra_headers:
+            kwargs["extra_headers"] = dict(config.extra_headers)
+        return kwargs
+
+    def _complete(self, request: ChatRequest) -> Any:
+        return import_litellm().completion(**self.completion_kwargs(request))
+
+    async def _acomplete(self, request: ChatRequest) -> Any:
+        return await import_litellm().acompletion(**self.completion_kwargs(request))

@@ -1,0 +1,18 @@
+"""Suite-wide settings: no test may reach a non-loopback address (see pyproject's
+`llmport_network_guard`), and no test inherits llmport variables from the shell."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from llmport.testing.pytest_plugin import ENV_NAMES, ENV_PREFIXES
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")

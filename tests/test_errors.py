@@ -1,0 +1,213 @@
+"""classify(): every failure maps to one error kind; redaction keeps secrets out."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import httpx
+import pytest
+
+from llmport import ErrorKind, classify
+from llmport.errors import kind_for_status, parse_retry_after, redact, summarise_body
+
+
+def litellm_exception_classes() -> list[type[BaseException]]:
+    import litellm
+
+    classes: list[type[BaseException]] = []
+    for name in (
+        litellm.exceptions.__all__
+        if hasattr(litellm.exceptions, "__all__")
+        else dir(litellm.exceptions)
+    ):
+        obj = getattr(litellm.exceptions, name, None)
+        if (
+            inspect.isclass(obj)
+            and issubclass(obj, BaseException)
+            and obj.__module__.startswith("litellm")
+        ):
+            classes.append(obj)
+    return classes
+
+
+# The kind every litellm exception class maps to. A new litellm class fails
+# test_every_litellm_exception_class_has_an_expected_kind until it is added here.
+EXPECTED_LITELLM_KINDS = {
+    "AuthenticationError": ErrorKind.AUTH,
+    "PermissionDeniedError": ErrorKind.PERMISSION,
+    "NotFoundError": ErrorKind.NOT_FOUND,
+    "BadRequestError": ErrorKind.INVALID_REQUEST,
+    "ImageFetchError": ErrorKind.INVALID_REQUEST,
+    "UnprocessableEntityError": ErrorKind.INVALID_REQUEST,
+    "UnsupportedParamsError": ErrorKind.INVALID_REQUEST,
+    "ContextWindowExceededError": ErrorKind.CONTEXT_LENGTH,
+    "ContentPolicyViolationError": ErrorKind.CONTENT_FILTER,
+    "RateLimitError": ErrorKind.RATE_LIMIT,
+    "Timeout": ErrorKind.TIMEOUT,
+    "ServiceUnavailableError": ErrorKind.SERVER,
+    "InternalServerError": ErrorKind.SERVER,
+    "BadGatewayError": ErrorKind.SERVER,
+    "APIError": ErrorKind.SERVER,
+    "APIConnectionError": ErrorKind.CONNECTION,
+    "APIResponseValidationError": ErrorKind.BAD_RESPONSE,
+    "JSONSchemaValidationError": ErrorKind.BAD_RESPONSE,
+    "BudgetExceededError": ErrorKind.QUOTA,
+    "InvalidRequestError": ErrorKind.INVALID_REQUEST,
+    "OpenAIError": ErrorKind.SERVER,
+    "MockException": ErrorKind.SERVER,
+    "MidStreamFallbackError": ErrorKind.SERVER,
+    "RejectedRequestError": ErrorKind.INVALID_REQUEST,
+    "LiteLLMUnknownProvider": ErrorKind.INVALID_REQUEST,
+    "GuardrailRaisedException": ErrorKind.CONTENT_FILTER,
+    "BlockedPiiEntityError": ErrorKind.CONTENT_FILTER,
+}
+
+
+def build(cls: type[BaseException]) -> BaseException:
+    """Instantiate a litellm exception with whatever its signature asks for."""
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(500, request=request)
+    values: dict[str, Any] = {
+        "message": "boom",
+        "llm_provider": "openai",
+        "model": "m",
+        "response": response,
+        "request": request,
+        "status_code": 500,
+        "current_cost": 2.0,
+        "max_budget": 1.0,
+    }
+    parameters = inspect.signature(cls.__init__).parameters
+    kwargs = {
+        name: values.get(name)
+        for name, p in parameters.items()
+        if name != "self"
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and p.default is p.empty
+    }
+    return cls(**kwargs)
+
+
+def test_every_litellm_exception_class_has_an_expected_kind() -> None:
+    names = {cls.__name__ for cls in litellm_exception_classes()}
+    missing = names - set(EXPECTED_LITELLM_KINDS)
+    assert not missing, f"add these litellm exceptions to the mapping test: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("cls", litellm_exception_classes(), ids=lambda c: c.__name__)
+def test_litellm_exception_maps_to_its_kind(cls: type[BaseException]) -> None:
+    error = classify(build(cls))
+    assert error.kind is EXPECTED_LITELLM_KINDS[cls.__name__]
+    assert error.retryable is error.kind.retryable
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, ErrorKind.INVALID_REQUEST),
+        (401, ErrorKind.AUTH),
+        (402, ErrorKind.QUOTA),
+        (403, ErrorKind.PERMISSION),
+        (404, ErrorKind.NOT_FOUND),
+        (408, ErrorKind.TIMEOUT),
+        (413, ErrorKind.CONTEXT_LENGTH),
+        (422, ErrorKind.INVALID_REQUEST),
+        (429, ErrorKind.RATE_LIMIT),
+        (500, ErrorKind.SERVER),
+        (502, ErrorKind.SERVER),
+        (503, ErrorKind.SERVER),
+        (504, ErrorKind.TIMEOUT),
+        (529, ErrorKind.SERVER),
+        (418, ErrorKind.INVALID_REQUEST),
+    ],
+)
+def test_http_status_maps_to_kind(status: int, kind: ErrorKind) -> None:
+    assert kind_for_status(status) is kind
+
+
+def test_400_mentioning_context_length_is_context_length() -> None:
+    assert kind_for_status(400, "maximum context length is 8192 tokens") is ErrorKind.CONTEXT_LENGTH
+
+
+def test_429_with_insufficient_quota_is_quota_and_not_retryable() -> None:
+    error = classify(Exception("insufficient_quota"), status_code=429)
+    assert error.kind is ErrorKind.QUOTA
+    assert not error.retryable
+
+
+def test_retry_after_header_is_read() -> None:
+    request = httpx.Request("POST", "http://127.0.0.1/")
+    response = httpx.Response(429, request=request, headers={"Retry-After": "7"})
+    error = classify(httpx.HTTPStatusError("429", request=request, response=response))
+    assert (error.kind, error.retry_after, error.status_code) == (ErrorKind.RATE_LIMIT, 7.0, 429)
+
+
+def test_retry_after_ms_and_http_date() -> None:
+    assert parse_retry_after({"retry-after-ms": "1500"}) == 1.5
+    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert parse_retry_after({"Retry-After": "soon"}) is None
+    assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (httpx.ConnectError("refused"), ErrorKind.CONNECTION),
+        (httpx.ReadTimeout("slow"), ErrorKind.TIMEOUT),
+        (TimeoutError(), ErrorKind.TIMEOUT),
+        (ConnectionResetError(), ErrorKind.CONNECTION),
+        (ValueError("Expecting value"), ErrorKind.BAD_RESPONSE),
+        (RuntimeError("???"), ErrorKind.SERVER),
+    ],
+)
+def test_transport_exceptions_map_to_kind(exc: BaseException, kind: ErrorKind) -> None:
+    assert classify(exc).kind is kind
+
+
+def test_html_bodies_are_summarised_not_dumped() -> None:
+    html = "<html><head><title>502 Bad Gateway</title></head><body>" + "x" * 5000 + "</body></html>"
+    summary = summarise_body(html)
+    assert summary == "HTML page instead of JSON (502 Bad Gateway)"
+
+
+def test_json_error_bodies_give_their_message() -> None:
+    body = '{"error": {"message": "Rate limit reached", "type": "requests"}}'
+    assert summarise_body(body) == "Rate limit reached"
+
+
+def test_long_messages_are_shortened() -> None:
+    assert len(summarise_body("y" * 10_000)) <= 300
+
+
+def test_litellm_message_prefixes_are_stripped() -> None:
+    body = '{"error": {"message": "slow down"}}'
+    exc = Exception(f"litellm.RateLimitError: RateLimitError: OpenAIException - {body}")
+    assert classify(exc, status_code=429).message == "rate_limit: slow down"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Incorrect API key provided: sk-proj-abcdefgh12345678",
+        "header Authorization: Bearer abc.def-ghi_jklmnop",
+        "url?api_key=supersecretvalue&x=1",
+        '{"x-api-key": "0123456789abcdef"}',
+        "AKIAABCDEFGHIJKLMNOP",
+    ],
+)
+def test_redact_removes_credential_shapes(text: str) -> None:
+    redacted = redact(text)
+    assert "[REDACTED]" in redacted
+    for secret in (
+        "sk-proj-abcdefgh12345678",
+        "abc.def-ghi_jklmnop",
+        "supersecretvalue",
+        "0123456789abcdef",
+        "AKIAABCDEFGHIJKLMNOP",
+    ):
+        assert secret not in redacted
+
+
+def test_redact_removes_explicit_secrets() -> None:
+    assert redact("key is hunter2hunter2!", ["hunter2hunter2"]) == "key is [REDACTED]!"

@@ -1,0 +1,123 @@
+"""Provider selection: DEFAULT_LLM, detection rule, close-match hints, entry points."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from importlib.metadata import EntryPoint
+from typing import Any
+
+import pytest
+
+import llmport.registry as registry
+from llmport import (
+    BaseLLM,
+    ChatRequest,
+    ConfigurationError,
+    LiteLLM,
+    available_providers,
+    get_default_llm,
+    get_llm,
+    register_provider,
+)
+from llmport.testing import FakeLLM
+
+
+class TinyLLM(BaseLLM):
+    provider_name = "tiny"
+
+    def _complete(self, request: ChatRequest) -> Any:
+        return {"choices": [{"message": {"content": "tiny"}, "finish_reason": "stop"}]}
+
+
+@pytest.fixture(autouse=True)
+def _restore_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_providers", dict(registry._providers))
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+
+
+def test_default_llm_fake_needs_no_keys(llm_env: Callable[..., None]) -> None:
+    llm_env(DEFAULT_LLM="fake")
+    llm = get_default_llm()
+    assert isinstance(llm, FakeLLM)
+    assert llm.chat_completions([{"role": "user", "content": "x"}]).ok
+
+
+def test_default_llm_litellm_does_not_import_litellm(llm_env: Callable[..., None]) -> None:
+    llm_env(DEFAULT_LLM="litellm", LITELLM_CHAT_MODEL="openai/gpt-4o-mini")
+    was_loaded = "litellm" in sys.modules
+    assert isinstance(get_default_llm(), LiteLLM)
+    assert ("litellm" in sys.modules) == was_loaded
+
+
+def test_explicit_default_llm_wins_over_detection(llm_env: Callable[..., None]) -> None:
+    llm_env(DEFAULT_LLM="fake", LITELLM_CHAT_MODEL="openai/gpt-4o-mini")
+    assert isinstance(get_default_llm(), FakeLLM)
+
+
+def test_litellm_chat_model_selects_litellm_when_default_unset(
+    llm_env: Callable[..., None],
+) -> None:
+    llm_env(LITELLM_CHAT_MODEL="openai/gpt-4o-mini")
+    assert isinstance(get_default_llm(), LiteLLM)
+
+
+def test_nothing_configured_says_what_to_set(llm_env: Callable[..., None]) -> None:
+    llm_env()
+    with pytest.raises(ConfigurationError, match="DEFAULT_LLM"):
+        get_default_llm()
+
+
+def test_unknown_provider_lists_known_and_close_match(llm_env: Callable[..., None]) -> None:
+    llm_env(DEFAULT_LLM="litelm")
+    with pytest.raises(ConfigurationError) as info:
+        get_default_llm()
+    message = str(info.value)
+    assert "Did you mean 'litellm'?" in message
+    assert "fake" in message
+
+
+def test_missing_required_setting_names_env_var(llm_env: Callable[..., None]) -> None:
+    llm_env(DEFAULT_LLM="litellm")
+    with pytest.raises(ConfigurationError, match="LITELLM_CHAT_MODEL"):
+        get_default_llm()
+
+
+def test_explicit_settings_beat_environment(llm_env: Callable[..., None]) -> None:
+    llm_env(LITELLM_CHAT_MODEL="env-model")
+    assert get_llm("litellm", chat_model="arg-model").model == "arg-model"
+
+
+def test_register_provider_and_get_llm() -> None:
+    register_provider("tiny", TinyLLM)
+    assert "tiny" in available_providers()
+    assert get_llm("tiny").chat_completions([{"role": "user", "content": "x"}]).content == "tiny"
+
+
+def test_register_provider_refuses_silent_replacement() -> None:
+    register_provider("tiny", TinyLLM)
+    with pytest.raises(ConfigurationError, match="already registered"):
+        register_provider("tiny", FakeLLM)
+    register_provider("tiny", FakeLLM, replace=True)
+    assert isinstance(get_llm("tiny"), FakeLLM)
+
+
+def test_register_provider_rejects_non_providers() -> None:
+    with pytest.raises(ConfigurationError, match="BaseLLM subclass"):
+        register_provider("bad", dict)  # type: ignore[arg-type]
+
+
+def test_entry_point_providers_are_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    point = EntryPoint(
+        name="tiny-ep", value=f"{__name__}:TinyLLM", group=registry.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(registry, "entry_points", lambda group: [point])
+    assert "tiny_ep" in available_providers()
+    assert isinstance(get_llm("tiny-ep"), TinyLLM)
+
+
+def test_broken_entry_point_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    point = EntryPoint(name="broken", value="no_such_module:X", group=registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [point])
+    with pytest.raises(ConfigurationError, match="could not be loaded"):
+        get_llm("broken")
