@@ -9,6 +9,9 @@ import pytest
 
 from llmport.testing.pytest_plugin import ENV_NAMES, ENV_PREFIXES
 
+# Collection may import litellm (test_errors enumerates its exceptions): keep it offline.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:

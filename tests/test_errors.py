@@ -13,8 +13,9 @@ from llmport.errors import kind_for_status, parse_retry_after, redact, summarise
 
 
 def litellm_exception_classes() -> list[type[BaseException]]:
-    import litellm
+    from llmport.providers.litellm import import_litellm
 
+    litellm = import_litellm()
     classes: list[type[BaseException]] = []
     for name in (
         litellm.exceptions.__all__
@@ -61,6 +62,11 @@ EXPECTED_LITELLM_KINDS = {
     "LiteLLMUnknownProvider": ErrorKind.INVALID_REQUEST,
     "GuardrailRaisedException": ErrorKind.CONTENT_FILTER,
     "BlockedPiiEntityError": ErrorKind.CONTENT_FILTER,
+    "SensitiveDataRouteException": ErrorKind.CONTENT_FILTER,
+    "ModifyResponseException": ErrorKind.CONTENT_FILTER,
+    "PaymentRequiredError": ErrorKind.QUOTA,
+    "VectorStoreSearchError": ErrorKind.INVALID_REQUEST,
+    "ModelNotMappedError": ErrorKind.INVALID_REQUEST,
 }
 
 
@@ -77,6 +83,8 @@ def build(cls: type[BaseException]) -> BaseException:
         "status_code": 500,
         "current_cost": 2.0,
         "max_budget": 1.0,
+        "failures": [],
+        "request_data": {},
     }
     parameters = inspect.signature(cls.__init__).parameters
     kwargs = {
@@ -159,6 +167,10 @@ def test_retry_after_ms_and_http_date() -> None:
         (ConnectionResetError(), ErrorKind.CONNECTION),
         (ValueError("Expecting value"), ErrorKind.BAD_RESPONSE),
         (RuntimeError("???"), ErrorKind.SERVER),
+        (
+            Exception("InternalServerError: OpenAIException - Connection error."),
+            ErrorKind.CONNECTION,
+        ),
     ],
 )
 def test_transport_exceptions_map_to_kind(exc: BaseException, kind: ErrorKind) -> None:

@@ -8,10 +8,12 @@ from importlib.metadata import EntryPoint
 from typing import Any
 
 import pytest
+from pydantic_settings import SettingsConfigDict
 
 import llmport.registry as registry
 from llmport import (
     BaseLLM,
+    BaseLLMConfig,
     ChatRequest,
     ConfigurationError,
     LiteLLM,
@@ -23,8 +25,14 @@ from llmport import (
 from llmport.testing import FakeLLM
 
 
+class TinyConfig(BaseLLMConfig):
+    model_config = SettingsConfigDict(env_prefix="TINY_")
+    chat_model: str = "tiny-1"
+
+
 class TinyLLM(BaseLLM):
     provider_name = "tiny"
+    config_class = TinyConfig
 
     def _complete(self, request: ChatRequest) -> Any:
         return {"choices": [{"message": {"content": "tiny"}, "finish_reason": "stop"}]}

@@ -28,7 +28,7 @@ def test_response_is_frozen_and_keyword_only() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         response.content = "y"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        LLMResponse(LLMResponseStatus.SUCCESS)  # type: ignore[misc]
+        LLMResponse(LLMResponseStatus.SUCCESS)  # type: ignore[call-arg]
 
 
 def test_director_style_token_properties() -> None:

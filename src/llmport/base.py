@@ -110,6 +110,7 @@ class BaseLLM(abc.ABC):
             ValueError: `messages`, `tools` or an override is malformed (before any I/O).
         """
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        self._prepare()
         started = time.monotonic()
         attempt = 0
         while True:
@@ -132,6 +133,7 @@ class BaseLLM(abc.ABC):
     ) -> LLMResponse:
         """Async twin of `chat_completions`, with the same arguments and contract."""
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        self._prepare()
         started = time.monotonic()
         attempt = 0
         while True:
@@ -143,6 +145,10 @@ class BaseLLM(abc.ABC):
             await self._asleep(delay)
 
     # --- hooks for providers ----------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """One-time setup before the first call (e.g. a lazy import), kept out of latency."""
+        return
 
     @abc.abstractmethod
     def _complete(self, request: ChatRequest) -> Any:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing_extensions import Self
 
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
@@ -113,7 +114,7 @@ class BaseLLMConfig(BaseSettings):
         return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
     @classmethod
-    def load(cls, **overrides: Any) -> BaseLLMConfig:
+    def load(cls, **overrides: Any) -> Self:
         """Build from arguments and the environment; errors name the variable to fix.
 
         Raises:

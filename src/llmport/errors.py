@@ -305,6 +305,12 @@ _KIND_BY_CLASS_NAME = {
     "ContextWindowExceededError": ErrorKind.CONTEXT_LENGTH,
     "ContentPolicyViolationError": ErrorKind.CONTENT_FILTER,
     "BudgetExceededError": ErrorKind.QUOTA,
+    "PaymentRequiredError": ErrorKind.QUOTA,
+    "BlockedPiiEntityError": ErrorKind.CONTENT_FILTER,
+    "GuardrailRaisedException": ErrorKind.CONTENT_FILTER,
+    "SensitiveDataRouteException": ErrorKind.CONTENT_FILTER,
+    "ModifyResponseException": ErrorKind.CONTENT_FILTER,
+    "ModelNotMappedError": ErrorKind.INVALID_REQUEST,
     "RateLimitError": ErrorKind.RATE_LIMIT,
     "AuthenticationError": ErrorKind.AUTH,
     "PermissionDeniedError": ErrorKind.PERMISSION,
@@ -343,6 +349,9 @@ _CONTEXT_HINTS = (
 )
 _QUOTA_HINTS = ("insufficient_quota", "exceeded your current quota", "billing", "budget")
 _FILTER_HINTS = ("content_filter", "content policy", "content management policy", "safety")
+# litellm reports a refused or reset connection as InternalServerError("Connection error.").
+_CONNECTION_HINTS = ("connection error", "connection refused", "connection reset", "connecterror")
+_TIMEOUT_HINTS = ("timed out", "timeout")
 
 
 def kind_for_status(status_code: int, message: str = "") -> ErrorKind:
@@ -363,6 +372,10 @@ def _refine(kind: ErrorKind, lowered: str) -> ErrorKind:
         return ErrorKind.CONTENT_FILTER
     if kind in (ErrorKind.RATE_LIMIT, ErrorKind.QUOTA) and any(h in lowered for h in _QUOTA_HINTS):
         return ErrorKind.QUOTA
+    if kind is ErrorKind.SERVER and any(hint in lowered for hint in _CONNECTION_HINTS):
+        return ErrorKind.CONNECTION
+    if kind is ErrorKind.SERVER and any(hint in lowered for hint in _TIMEOUT_HINTS):
+        return ErrorKind.TIMEOUT
     return kind
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -30,12 +32,12 @@ KEY = "sk-gateway-canary-0123456789"
 
 
 @pytest.fixture(scope="module")
-def gateway() -> LocalGateway:
+def gateway() -> Iterator[LocalGateway]:
     with LocalGateway(api_key=KEY) as running:
-        yield running  # type: ignore[misc]
+        yield running
 
 
-def make(gateway: LocalGateway, model: str, **settings: object) -> LiteLLM:
+def make(gateway: LocalGateway, model: str, **settings: Any) -> LiteLLM:
     settings.setdefault("retry", RetryPolicy.never())
     return LiteLLM(chat_model=f"openai/{model}", api_base=gateway.base_url, api_key=KEY, **settings)
 

@@ -111,7 +111,7 @@ async def test_async_calls_share_the_script() -> None:
 
 def test_function_llm_answers_from_function() -> None:
     def answer(request: ChatRequest) -> str:
-        return request.messages[-1]["content"].upper()
+        return str(request.messages[-1]["content"]).upper()
 
     assert FunctionLLM(answer).chat_completions(USER).content == "HI"
 

@@ -52,7 +52,9 @@ def test_loopback_connect_is_allowed() -> None:
 
 
 def test_guard_fails_a_test_even_when_the_error_is_swallowed(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nllmport_network_guard = true\n")
+    pytester.makeini(
+        "[pytest]\nllmport_network_guard = true\nasyncio_default_fixture_loop_scope = function\n"
+    )
     pytester.makepyfile(
         """
         import socket

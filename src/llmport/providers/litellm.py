@@ -89,6 +89,9 @@ class LiteLLM(BaseLLM):
             kwargs["extra_headers"] = dict(config.extra_headers)
         return kwargs
 
+    def _prepare(self) -> None:
+        import_litellm()
+
     def _complete(self, request: ChatRequest) -> Any:
         return import_litellm().completion(**self.completion_kwargs(request))
 

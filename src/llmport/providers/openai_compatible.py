@@ -1,0 +1,277 @@
+"""OpenAI-compatible provider: plain HTTP to any `{base_url}/chat/completions` endpoint.
+
+The lean fast path for gateways (a LiteLLM proxy, vLLM, Ollama, OpenAI itself): no
+litellm, no openai SDK, stdlib `json`, and one pooled keep-alive client per provider.
+
+- Sync calls use one `httpx.Client`, created on the first call.
+- Async calls use one `aiohttp.ClientSession` per running event loop. On loopback at
+  concurrency 32, aiohttp measured ~10,000 requests/s against ~360 for `httpx.AsyncClient`,
+  so the async path pays for a second HTTP library. A session is bound to its loop; it
+  is closed by `aclose()` or, under `asyncio.run`, when its loop shuts down.
+
+httpx and aiohttp are imported on first use, so `import llmport` stays cheap and
+sync-only programs never import aiohttp. `timeout` bounds connecting and each wait for
+response data (the httpx meaning) on both paths. Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncGenerator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+from typing_extensions import Self
+
+from llmport.base import BaseLLM, ChatRequest
+from llmport.config import BaseLLMConfig
+from llmport.errors import ErrorKind, summarise_body
+from llmport.response import LLMError
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx
+
+__all__ = ["OpenAICompatible", "OpenAICompatibleConfig"]
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class OpenAICompatibleConfig(BaseLLMConfig):
+    """Settings for an OpenAI-compatible endpoint, read from `OPENAI_COMPATIBLE_*` variables.
+
+    Precedence, highest first: an explicit argument, then the environment variable, then
+    the default. `OPENAI_COMPATIBLE_BASE_URL` (required, the URL that `/chat/completions`
+    is appended to, e.g. `http://127.0.0.1:8000/v1`), `OPENAI_COMPATIBLE_CHAT_MODEL`
+    (required, the model name the server knows), `OPENAI_COMPATIBLE_API_KEY` (optional:
+    sent as `Authorization: Bearer ...` only when set), `OPENAI_COMPATIBLE_TEMPERATURE`,
+    `_TOP_P`, `_MAX_TOKENS`, `_SEED`, `_TIMEOUT`, `_MAX_CONNECTIONS` (pool size, default
+    100), `_EXTRA_HEADERS` and `_EXTRA_PARAMS` (JSON) and `_RETRY__*`. The inherited
+    `api_base` is not used: set `base_url`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OPENAI_COMPATIBLE_")
+
+    base_url: str = ""
+    max_connections: int = Field(default=100, ge=1)
+
+    required_fields = ("chat_model", "base_url")
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")
+        return value.rstrip("/")
+
+
+class _HTTPStatusError(Exception):
+    """A non-2xx answer; `llmport.errors.classify` reads these attributes."""
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status_code = status_code
+        self.headers = dict(headers)
+        self.message = f"{summarise_body(body.decode('utf-8', 'replace'))} (HTTP {status_code})"
+        super().__init__(self.message)
+
+
+class _InvalidJSONError(ValueError):
+    """A 2xx answer whose body is not JSON (classified as bad_response)."""
+
+
+class _UnencodableRequestError(TypeError):
+    """The request holds a value that JSON cannot represent."""
+
+
+class OpenAICompatible(BaseLLM):
+    """Calls `{base_url}/chat/completions` over pooled keep-alive HTTP connections.
+
+    Use it as a context manager (`with` / `async with`) or call `close()` / `aclose()`
+    to release connections; a call made after closing opens a new pool.
+    """
+
+    provider_name = "openai_compatible"
+    config_class = OpenAICompatibleConfig
+    config: OpenAICompatibleConfig
+
+    def __init__(self, config: OpenAICompatibleConfig | None = None, **settings: Any) -> None:
+        """Build from an explicit config, or from `settings` plus the environment.
+
+        Raises:
+            ConfigurationError: a setting is invalid, or the model or base URL is missing.
+        """
+        super().__init__(config, **settings)
+        self._url = f"{self.config.base_url}/chat/completions"
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if self.config.api_key is not None:
+            headers["authorization"] = f"Bearer {self.config.api_key.get_secret_value()}"
+        headers.update((name.lower(), value) for name, value in self.config.extra_headers.items())
+        self._headers = headers
+        self._client: httpx.Client | None = None
+        self._sessions: dict[asyncio.AbstractEventLoop, _LoopSession] = {}
+        self._lock = threading.Lock()
+
+    # --- provider hooks --------------------------------------------------------------------
+
+    def _complete(self, request: ChatRequest) -> Any:
+        client = self._client or self._open_client()
+        response = client.post(self._url, content=_body(request), timeout=request.timeout)
+        return _decode(response.status_code, response.headers, response.content)
+
+    async def _acomplete(self, request: ChatRequest) -> Any:
+        body = _body(request)
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.get(loop) or await self._open_session(loop)
+        async with entry.session.post(
+            self._url, data=body, timeout=entry.timeout(request.timeout)
+        ) as response:
+            content = await response.read()
+        return _decode(response.status, response.headers, content)
+
+    def _classify(self, exc: BaseException) -> LLMError:
+        if isinstance(exc, _UnencodableRequestError):  # our caller's mistake: do not retry
+            kind = ErrorKind.INVALID_REQUEST
+            return LLMError(kind=kind, message=f"{kind.value}: {exc}", retryable=False)
+        return super()._classify(exc)
+
+    # --- connection pools ------------------------------------------------------------------
+
+    def _open_client(self) -> httpx.Client:
+        import httpx
+
+        with self._lock:
+            if self._client is None:
+                limit = self.config.max_connections
+                self._client = httpx.Client(
+                    headers=self._headers,
+                    timeout=self.config.timeout,
+                    limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+                    follow_redirects=False,
+                )
+            return self._client
+
+    async def _open_session(self, loop: asyncio.AbstractEventLoop) -> _LoopSession:
+        import aiohttp
+
+        with self._lock:
+            for stale in [old for old in self._sessions if old.is_closed()]:
+                del self._sessions[stale]
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.config.max_connections),
+                headers=self._headers,
+            )
+            seconds = self.config.timeout
+            timeout = aiohttp.ClientTimeout(total=None, connect=seconds, sock_read=seconds)
+            entry = self._sessions[loop] = _LoopSession(session, timeout)
+        await entry.close_at_loop_shutdown()
+        return entry
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sync connection pool; the next sync call opens a new one.
+
+        Async sessions need their event loop to close: use `aclose()` for those.
+        """
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the running loop's async session and the sync pool; later calls reopen."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._sessions.pop(loop, None)
+            for stale in [old for old in self._sessions if old.is_closed()]:
+                del self._sessions[stale]
+        if entry is not None:
+            await entry.close()
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _LoopSession:
+    """One event loop's aiohttp session, closed by `close()` or when its loop shuts down."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: aiohttp.ClientTimeout) -> None:
+        self.session = session
+        self.default_timeout = timeout
+        self._guard: AsyncGenerator[None, None] | None = None
+
+    def timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        """The aiohttp timeout for `seconds`: connecting, and each wait for data."""
+        if seconds == self.default_timeout.sock_read:
+            return self.default_timeout
+        return type(self.default_timeout)(total=None, connect=seconds, sock_read=seconds)
+
+    async def close_at_loop_shutdown(self) -> None:
+        """Tie the session to its loop: `shutdown_asyncgens()`, which `asyncio.run` calls
+        before closing the loop, finalises this generator and so closes the session."""
+
+        async def guard() -> AsyncGenerator[None, None]:
+            try:
+                yield
+            finally:
+                await self.session.close()
+
+        self._guard = guard()
+        await self._guard.__anext__()
+
+    async def close(self) -> None:
+        """Close the session now; idempotent."""
+        if self._guard is not None:
+            await self._guard.aclose()
+        await self.session.close()
+
+
+def _body(request: ChatRequest) -> bytes:
+    body: dict[str, Any] = {"model": request.model, "messages": request.messages}
+    if request.tools is not None:
+        body["tools"] = request.tools
+    if request.tool_choice is not None:
+        body["tool_choice"] = request.tool_choice
+    if request.stop is not None:
+        body["stop"] = request.stop
+    if request.response_format is not None:
+        body["response_format"] = request.response_format
+    body.update(request.params)
+    try:
+        return _encode(body).encode()
+    except (TypeError, ValueError) as exc:
+        raise _UnencodableRequestError(f"the request cannot be sent as JSON: {exc}") from None
+
+
+def _decode(status: int, headers: Mapping[str, str], content: bytes) -> Any:
+    if not 200 <= status < 300:
+        raise _HTTPStatusError(status, headers, content)
+    try:
+        return json.loads(content)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError; never echo the body
+        raise _InvalidJSONError(f"response body is not valid JSON ({len(content)} bytes)") from None

@@ -1,0 +1,325 @@
+"""Streaming: typed events, an SSE decoder, and the accumulator that rebuilds one response.
+
+A stream is a series of OpenAI `chat.completion.chunk` objects. `StreamAccumulator`
+folds them into the same `LLMResponse` a buffered call would give, and turns each
+chunk into typed events for callers that show tokens as they arrive. Like
+`llmport.parsing`, nothing here raises on a strange chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from llmport.errors import ErrorKind
+from llmport.parsing import (
+    _field,
+    error_from_payload,
+    normalise_finish_reason,
+    parse_content,
+    parse_tool_arguments,
+    parse_usage,
+    synthesise_tool_call_id,
+)
+from llmport.response import LLMError, LLMResponse, LLMResponseStatus, ToolCall, Usage
+
+__all__ = [
+    "FinishEvent",
+    "ReasoningDelta",
+    "SSEDecoder",
+    "StreamAccumulator",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCallDelta",
+    "UsageEvent",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer's text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of reasoning text (kept apart from the answer)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of tool call number `index` (in order of first appearance)."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """Token usage, usually sent in the last chunk."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class FinishEvent:
+    """The stream is over; `response` is the aggregated answer (SUCCESS or ERROR)."""
+
+    response: LLMResponse
+
+
+StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | FinishEvent
+
+
+class SSEDecoder:
+    """Split a server-sent-events byte stream into `data:` payloads.
+
+    Comment lines (`: keep-alive`), `event:`/`id:` fields and blank keep-alives are
+    skipped; multi-line data is joined with newlines, as the SSE spec says.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> Iterator[str]:
+        """Feed raw bytes; yield each complete event's data."""
+        self._buffer += chunk
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline < 0:
+                return
+            line = self._buffer[:newline].rstrip(b"\r").decode("utf-8", errors="replace")
+            self._buffer = self._buffer[newline + 1 :]
+            if not line:
+                if self._data:
+                    yield "\n".join(self._data)
+                    self._data = []
+            elif line.startswith("data:"):
+                self._data.append(line[5:].removeprefix(" "))
+            # comments (":") and other fields (event:, id:, retry:) carry nothing we need
+
+    def flush(self) -> Iterator[str]:
+        """Yield a final event left without its terminating blank line."""
+        if self._buffer.strip():
+            line = self._buffer.decode("utf-8", errors="replace").strip()
+            if line.startswith("data:"):
+                self._data.append(line[5:].removeprefix(" "))
+        self._buffer = b""
+        if self._data:
+            yield "\n".join(self._data)
+            self._data = []
+
+    @property
+    def pending(self) -> bool:
+        """True while part of an event has been read but not finished (a cut mid-frame)."""
+        return bool(self._buffer.strip() or self._data)
+
+
+@dataclass
+class _ToolCallBuilder:
+    index: int
+    id: str | None = None
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class StreamAccumulator:
+    """Fold stream chunks into one `LLMResponse`, emitting typed events on the way.
+
+    Tool-call fragments are assembled by index and by id: parallel calls with
+    interleaved fragments, fragments with no index (they continue the last call),
+    several calls sent under index 0 with different ids, and empty `tool_calls`
+    arrays all come out right. Usage is taken from whichever chunk carries it; a
+    later chunk with `usage: null` does not erase it.
+    """
+
+    def __init__(self, *, provider: str = "", model: str = "") -> None:
+        self.provider = provider
+        self.model = model
+        self.id = ""
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: list[_ToolCallBuilder] = []
+        self._by_index: dict[int, _ToolCallBuilder] = {}
+        self._by_id: dict[str, _ToolCallBuilder] = {}
+        self._usage: Usage | None = None
+        self._raw_finish: str | None = None
+        self._error: LLMError | None = None
+        self.chunks = 0
+
+    @property
+    def content(self) -> str:
+        """The text received so far."""
+        return "".join(self._text)
+
+    def add_data(self, data: str) -> list[StreamEvent]:
+        """Add one SSE `data:` payload (JSON text); `[DONE]` and blanks add nothing."""
+        data = data.strip()
+        if not data or data == "[DONE]":
+            return []
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            self.fail(
+                LLMError(kind=ErrorKind.BAD_RESPONSE, message="bad_response: invalid JSON chunk")
+            )
+            return []
+        return self.add(chunk)
+
+    def add(self, chunk: Any) -> list[StreamEvent]:
+        """Add one chunk (a dict or a litellm chunk object); return its events."""
+        try:
+            return self._add(chunk)
+        except Exception as exc:  # never let a strange chunk break the stream
+            message = f"bad_response: unreadable stream chunk ({type(exc).__name__})"
+            self.fail(LLMError(kind=ErrorKind.BAD_RESPONSE, message=message))
+            return []
+
+    def fail(self, error: LLMError) -> None:
+        """Record that the stream ended in an error; the content so far is kept."""
+        if self._error is None:
+            self._error = error
+
+    def _add(self, chunk: Any) -> list[StreamEvent]:
+        if chunk is None or isinstance(chunk, (str, bytes, int, float, list)):
+            return []
+        self.chunks += 1
+        error = _field(chunk, "error")
+        if error:
+            self.fail(error_from_payload(error))
+            return []
+        events: list[StreamEvent] = []
+        chunk_id = _field(chunk, "id")
+        if isinstance(chunk_id, str) and chunk_id and not self.id:
+            self.id = chunk_id
+        chunk_model = _field(chunk, "model")
+        if isinstance(chunk_model, str) and chunk_model:
+            self.model = chunk_model
+        usage = _field(chunk, "usage")
+        if usage:
+            parsed = parse_usage(usage)
+            if parsed.is_known:
+                self._usage = parsed
+                events.append(UsageEvent(parsed))
+        choices = _field(chunk, "choices")
+        if isinstance(choices, Sequence) and not isinstance(choices, (str, bytes)) and choices:
+            events[:0] = self._add_choice(choices[0])
+        return events
+
+    def _add_choice(self, choice: Any) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        delta = _field(choice, "delta") or _field(choice, "message") or {}
+        text = parse_content(_field(delta, "content"))
+        if text:
+            self._text.append(text)
+            events.append(TextDelta(text))
+        reasoning = _field(delta, "reasoning_content") or _field(delta, "reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self._reasoning.append(reasoning)
+            events.append(ReasoningDelta(reasoning))
+        tool_calls = _field(delta, "tool_calls")
+        if isinstance(tool_calls, Sequence) and not isinstance(tool_calls, (str, bytes)):
+            for entry in tool_calls:
+                events.append(self._add_tool_fragment(entry))
+        finish = _field(choice, "finish_reason")
+        if isinstance(finish, str) and finish:
+            self._raw_finish = finish
+        if _field(choice, "error"):
+            self.fail(error_from_payload(_field(choice, "error")))
+        return events
+
+    def _add_tool_fragment(self, entry: Any) -> ToolCallDelta:
+        index = _field(entry, "index")
+        index = index if isinstance(index, int) and not isinstance(index, bool) else None
+        call_id = _field(entry, "id")
+        call_id = call_id if isinstance(call_id, str) and call_id else None
+        function = _field(entry, "function") or {}
+        name = _field(function, "name")
+        name = name if isinstance(name, str) and name else None
+        arguments = _field(function, "arguments")
+        builder = self._builder_for(index, call_id)
+        if name and not builder.name:
+            builder.name = name
+        fragment = ""
+        if isinstance(arguments, str):
+            fragment = arguments
+        elif arguments is not None:  # some providers send the whole object at once
+            fragment = json.dumps(arguments)
+        if fragment:
+            builder.arguments.append(fragment)
+        return ToolCallDelta(builder.index, builder.id, name, fragment)
+
+    def _builder_for(self, index: int | None, call_id: str | None) -> _ToolCallBuilder:
+        if call_id is not None and call_id in self._by_id:
+            return self._by_id[call_id]
+        existing = self._by_index.get(index) if index is not None else None
+        if existing is None and index is None and call_id is None and self._calls:
+            return self._calls[-1]  # no index, no id: continues the last call
+        if existing is not None and (call_id is None or existing.id in (None, call_id)):
+            if call_id is not None:
+                existing.id = call_id
+                self._by_id[call_id] = existing
+            return existing
+        builder = _ToolCallBuilder(index=len(self._calls), id=call_id)
+        self._calls.append(builder)
+        if index is not None:
+            self._by_index[index] = builder
+        if call_id is not None:
+            self._by_id[call_id] = builder
+        return builder
+
+    def response(self) -> LLMResponse:
+        """The aggregated answer: SUCCESS, or ERROR with the partial content kept."""
+        finish = normalise_finish_reason(self._raw_finish)
+        tool_calls = [
+            ToolCall(
+                id=builder.id or synthesise_tool_call_id(),
+                name=builder.name,
+                arguments=arguments,
+                raw_arguments=raw,
+                arguments_error=error
+                if builder.name
+                else (error or "tool call has no function name"),
+            )
+            for builder in self._calls
+            for arguments, raw, error in [
+                parse_tool_arguments("".join(builder.arguments) or None, finish)
+            ]
+        ]
+        if tool_calls and finish in ("stop", "unknown") and self._error is None:
+            finish = "tool_calls"
+        reasoning = "".join(self._reasoning) or None
+        if self._error is not None:
+            return LLMResponse(
+                status=LLMResponseStatus.ERROR,
+                content=self.content,
+                tool_calls=tool_calls,
+                finish_reason="error",
+                raw_finish_reason=self._raw_finish,
+                model=self.model,
+                provider=self.provider,
+                id=self.id,
+                usage=self._usage or Usage(),
+                error=self._error,
+                reasoning=reasoning,
+            )
+        return LLMResponse(
+            status=LLMResponseStatus.SUCCESS,
+            content=self.content,
+            tool_calls=tool_calls,
+            finish_reason=finish,
+            raw_finish_reason=self._raw_finish,
+            model=self.model,
+            provider=self.provider,
+            id=self.id,
+            usage=self._usage or Usage(),
+            reasoning=reasoning,
+        )
