@@ -31,6 +31,7 @@ from llmport.errors import (
     classify,
 )
 from llmport.providers.litellm import LiteLLM, LiteLLMConfig
+from llmport.providers.openai_compatible import OpenAICompatible, OpenAICompatibleConfig
 from llmport.registry import available_providers, get_default_llm, get_llm, register_provider
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus, ToolCall, Usage
 
@@ -59,6 +60,8 @@ __all__ = [
     "LiteLLM",
     "LiteLLMConfig",
     "NotFoundError",
+    "OpenAICompatible",
+    "OpenAICompatibleConfig",
     "PermissionDeniedError",
     "ProviderError",
     "QuotaExceededError",

@@ -133,7 +133,7 @@ class BaseLLM(abc.ABC):
     ) -> LLMResponse:
         """Async twin of `chat_completions`, with the same arguments and contract."""
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
-        self._prepare()
+        await self._aprepare()
         started = time.monotonic()
         attempt = 0
         while True:
@@ -147,8 +147,12 @@ class BaseLLM(abc.ABC):
     # --- hooks for providers ----------------------------------------------------------------
 
     def _prepare(self) -> None:
-        """One-time setup before the first call (e.g. a lazy import), kept out of latency."""
+        """One-time setup before a sync call (e.g. a lazy import), kept out of latency."""
         return
+
+    async def _aprepare(self) -> None:
+        """One-time setup before an async call; by default the same as `_prepare`."""
+        self._prepare()
 
     @abc.abstractmethod
     def _complete(self, request: ChatRequest) -> Any:

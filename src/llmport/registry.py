@@ -34,6 +34,7 @@ ENTRY_POINT_GROUP = "llmport.providers"
 #: Registered name -> provider class, or "module:attribute" not imported yet.
 _providers: dict[str, type[BaseLLM] | str] = {
     "litellm": "llmport.providers.litellm:LiteLLM",
+    "openai_compatible": "llmport.providers.openai_compatible:OpenAICompatible",
     "fake": "llmport.testing.fake:FakeLLM",
 }
 #: Env var that, when set, selects the provider if DEFAULT_LLM is unset (in this order).

@@ -297,10 +297,17 @@ async def test_error_object_in_a_200_is_an_error(
 
 
 @integration
-def test_per_call_timeout_overrides_the_config(make_llm: Callable[..., OpenAICompatible]) -> None:
-    response = make_llm("slow-2000", timeout=30).chat_completions(USER, timeout=0.2)
-    assert response.error is not None
-    assert response.error.kind is ErrorKind.TIMEOUT
+async def test_per_call_timeout_overrides_the_config(
+    make_llm: Callable[..., OpenAICompatible],
+) -> None:
+    async with make_llm("slow-2000", timeout=30) as llm:
+        responses = [
+            llm.chat_completions(USER, timeout=0.2),
+            await llm.achat_completions(USER, timeout=0.2),
+        ]
+    for response in responses:
+        assert response.error is not None
+        assert response.error.kind is ErrorKind.TIMEOUT
 
 
 @integration

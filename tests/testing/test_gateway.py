@@ -292,6 +292,26 @@ def test_connection_close_is_honoured(gateway: LocalGateway) -> None:
     assert headers["connection"] == "close"
 
 
+def test_malformed_http_gets_400_and_close(gateway: LocalGateway) -> None:
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=2) as sock:
+        sock.sendall(b"NONSENSE\r\n\r\n")
+        reply = b"".join(iter(lambda: sock.recv(4096), b""))
+    assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"Connection: close" in reply
+
+
+def test_chunked_request_body(gateway: LocalGateway) -> None:
+    body = json.dumps({"model": "echo", "messages": [{"role": "user", "content": "chunky"}]})
+    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+    try:
+        parts = iter([body[:10].encode(), body[10:].encode()])
+        conn.request("POST", "/v1/chat/completions", body=parts, encode_chunked=True)
+        answer = json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+    assert answer["choices"][0]["message"]["content"] == "chunky"
+
+
 # --- answers ------------------------------------------------------------------------------
 
 
@@ -541,6 +561,12 @@ def test_stream_error_midway(gateway: LocalGateway) -> None:
     assert "[DONE]" not in payloads
     assert json.loads(payloads[-1]) == {"error": {"message": "overloaded", "type": "server_error"}}
     assert streamed_text(payloads[:-1])
+
+
+def test_broken_stream_models_answer_plain_requests_in_full(gateway: LocalGateway) -> None:
+    for model in ("stream-error-midway", "stream-cut"):
+        content = completion(gateway, model)["choices"][0]["message"]["content"]
+        assert content.startswith("This answer never finishes")
 
 
 def test_stream_cut_drops_the_connection(gateway: LocalGateway) -> None:

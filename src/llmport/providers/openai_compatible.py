@@ -20,7 +20,6 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncGenerator, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
@@ -92,7 +91,9 @@ class OpenAICompatible(BaseLLM):
     """Calls `{base_url}/chat/completions` over pooled keep-alive HTTP connections.
 
     Use it as a context manager (`with` / `async with`) or call `close()` / `aclose()`
-    to release connections; a call made after closing opens a new pool.
+    to release connections; a call made after closing opens a new pool. Code that closes
+    an event loop itself, without `loop.shutdown_asyncgens()`, should `await aclose()`
+    on that loop first.
     """
 
     provider_name = "openai_compatible"
@@ -126,7 +127,9 @@ class OpenAICompatible(BaseLLM):
     async def _acomplete(self, request: ChatRequest) -> Any:
         body = _body(request)
         loop = asyncio.get_running_loop()
-        entry = self._sessions.get(loop) or await self._open_session(loop)
+        entry = self._sessions.get(loop)
+        if entry is None or entry.session.closed:
+            entry = await self._open_session(loop)
         async with entry.session.post(
             self._url, data=body, timeout=entry.timeout(request.timeout)
         ) as response:
@@ -159,8 +162,7 @@ class OpenAICompatible(BaseLLM):
         import aiohttp
 
         with self._lock:
-            for stale in [old for old in self._sessions if old.is_closed()]:
-                del self._sessions[stale]
+            self._forget_closed_loops()
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.config.max_connections),
                 headers=self._headers,
@@ -170,6 +172,11 @@ class OpenAICompatible(BaseLLM):
             entry = self._sessions[loop] = _LoopSession(session, timeout)
         await entry.close_at_loop_shutdown()
         return entry
+
+    def _forget_closed_loops(self) -> None:
+        # Their sessions were closed at loop shutdown (or cannot be closed any more).
+        for loop in [loop for loop in self._sessions if loop.is_closed()]:
+            del self._sessions[loop]
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -188,32 +195,25 @@ class OpenAICompatible(BaseLLM):
         loop = asyncio.get_running_loop()
         with self._lock:
             entry = self._sessions.pop(loop, None)
-            for stale in [old for old in self._sessions if old.is_closed()]:
-                del self._sessions[stale]
+            self._forget_closed_loops()
         if entry is not None:
             await entry.close()
         self.close()
 
     def __enter__(self) -> Self:
+        """Return the provider; `close()` runs on exit."""
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the sync pool."""
         self.close()
 
     async def __aenter__(self) -> Self:
+        """Return the provider; `aclose()` runs on exit."""
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close this loop's session and the sync pool."""
         await self.aclose()
 
 

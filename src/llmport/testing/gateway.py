@@ -54,8 +54,8 @@ MODELS: dict[str, str] = {
     "reset": "closes the connection without answering",
     "stall": "never answers (until the client or the gateway gives up)",
     "chunks-<n>": "answers 'tok0 tok1 ...' in exactly n stream chunks",
-    "stream-error-midway": "streams a few chunks, then an error event without [DONE]",
-    "stream-cut": "streams a few chunks, then drops the connection",
+    "stream-error-midway": "streamed: a few chunks, then an error event and no [DONE]",
+    "stream-cut": "streamed: a few chunks, then the connection drops without [DONE]",
 }
 
 _LISTED_MODELS = (
@@ -92,7 +92,10 @@ class RecordedRequest:
 
 @dataclass
 class _Completion:
-    """A successful chat completion, rendered as JSON or as an SSE stream."""
+    """A successful chat completion, rendered as JSON or as an SSE stream.
+
+    A `stream_fault` only breaks streamed answers; a plain request gets the whole text.
+    """
 
     content: str | None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -127,7 +130,6 @@ class _Call:
     """One chat completion request for a known model."""
 
     model: str  # as requested
-    name: str  # provider prefix stripped
     body: dict[str, Any]
     number: int  # gateway-wide response counter
     attempt: int  # requests for this model name since the last clear(), this one included
@@ -184,6 +186,15 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+_EXAMPLE_BY_TYPE: dict[str, Callable[[], Any]] = {
+    "integer": lambda: 1,
+    "number": lambda: 1.5,
+    "boolean": lambda: True,
+    "array": list,
+    "object": dict,
+}
+
+
 def _example_value(name: str, schema: Any) -> Any:
     if not isinstance(schema, dict):
         return "example"
@@ -193,16 +204,8 @@ def _example_value(name: str, schema: Any) -> Any:
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
-    if kind == "integer":
-        return 1
-    if kind == "number":
-        return 1.5
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        return []
-    if kind == "object":
-        return {}
+    if isinstance(kind, str) and kind in _EXAMPLE_BY_TYPE:
+        return _EXAMPLE_BY_TYPE[kind]()
     return "Paris" if name in ("city", "location") else "example"
 
 
@@ -823,4 +826,4 @@ class LocalGateway:
             self._counter += 1
             self._attempts[name] = attempt = self._attempts.get(name, 0) + 1
             number = self._counter
-        return _Call(model, name, body, number, attempt, behaviour)
+        return _Call(model, body, number, attempt, behaviour)
