@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, classify, redact, register_secret
+from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.parsing import parse_completion
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 
@@ -49,6 +50,7 @@ class ChatRequest:
     response_format: Any = None
     timeout: float = 60.0
     params: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
 
 
@@ -59,8 +61,16 @@ class BaseLLM(abc.ABC):
     provider_name: ClassVar[str] = "base"
     config_class: ClassVar[type[BaseLLMConfig]] = BaseLLMConfig
 
-    def __init__(self, config: BaseLLMConfig | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        config: BaseLLMConfig | None = None,
+        *,
+        hooks: Sequence[LLMHooks] = (),
+        **settings: Any,
+    ) -> None:
         """Build from an explicit config, or from `settings` plus the environment.
+
+        `hooks` observe this instance's calls (see `llmport.hooks`).
 
         Raises:
             ConfigurationError: a setting is invalid or a required one is missing.
@@ -77,6 +87,7 @@ class BaseLLM(abc.ABC):
         else:
             config.check_required()
         self.config = config
+        self.hooks: tuple[LLMHooks, ...] = tuple(hooks)
         self._secrets = config.secret_values()
         for secret in self._secrets:
             register_secret(secret)
@@ -111,6 +122,9 @@ class BaseLLM(abc.ABC):
         """
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
         self._prepare()
+        hooks = self._active_hooks()
+        if hooks:
+            emit(hooks, "on_request", self, request)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -118,7 +132,9 @@ class BaseLLM(abc.ABC):
             response = self._attempt(request, attempt)
             delay = self._retry_delay(response, attempt, started)
             if delay is None:
-                return self._finish(response, request, attempt, started)
+                return self._finish(response, request, attempt, started, hooks)
+            if hooks:
+                emit(hooks, "on_retry", self, request, response, attempt, delay)
             self._sleep(delay)
 
     async def achat_completions(
@@ -134,6 +150,9 @@ class BaseLLM(abc.ABC):
         """Async twin of `chat_completions`, with the same arguments and contract."""
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
         await self._aprepare()
+        hooks = self._active_hooks()
+        if hooks:
+            emit(hooks, "on_request", self, request)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -141,7 +160,9 @@ class BaseLLM(abc.ABC):
             response = await self._aattempt(request, attempt)
             delay = self._retry_delay(response, attempt, started)
             if delay is None:
-                return self._finish(response, request, attempt, started)
+                return self._finish(response, request, attempt, started, hooks)
+            if hooks:
+                emit(hooks, "on_retry", self, request, response, attempt, delay)
             await self._asleep(delay)
 
     # --- hooks for providers ----------------------------------------------------------------
@@ -178,6 +199,10 @@ class BaseLLM(abc.ABC):
 
     # --- shared machinery -------------------------------------------------------------------
 
+    def _active_hooks(self) -> tuple[LLMHooks, ...]:
+        shared = global_hooks()
+        return self.hooks + shared if shared else self.hooks
+
     def build_request(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -194,6 +219,9 @@ class BaseLLM(abc.ABC):
         """
         config = self.config
         overrides = dict(overrides or {})
+        metadata = overrides.pop("metadata", None) or {}
+        if not isinstance(metadata, Mapping):
+            raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
         model = overrides.pop("model", None) or config.chat_model
         if not isinstance(model, str):
             raise ValueError(f"model must be a string, got {type(model).__name__}")
@@ -214,6 +242,7 @@ class BaseLLM(abc.ABC):
             response_format=response_format,
             timeout=timeout,
             params=params,
+            metadata=dict(metadata),
         )
 
     def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
@@ -240,7 +269,7 @@ class BaseLLM(abc.ABC):
         except Exception as exc:  # a custom _parse that raises still yields a response
             return self._failure(exc, request, attempt, began)
         if not response.ok:
-            self._log_attempt(response, attempt, began)
+            self._log_attempt(response, request, attempt, began)
         return response
 
     def _failure(
@@ -257,7 +286,7 @@ class BaseLLM(abc.ABC):
             provider=self.provider_name,
             error=error,
         )
-        self._log_attempt(response, attempt, began)
+        self._log_attempt(response, request, attempt, began)
         return response
 
     def _retry_delay(self, response: LLMResponse, attempt: int, started: float) -> float | None:
@@ -265,15 +294,19 @@ class BaseLLM(abc.ABC):
             return None
         return self.config.retry.next_delay(response.error, attempt, time.monotonic() - started)
 
-    def _log_attempt(self, response: LLMResponse, attempt: int, began: float) -> None:
+    def _log_attempt(
+        self, response: LLMResponse, request: ChatRequest, attempt: int, began: float
+    ) -> None:
         error = response.error
         logger.info(
             "llm attempt failed: %s",
             error.kind.value if error else "unknown",
             extra={
                 "provider": self.provider_name,
+                "provider_id": self.provider_name,
                 "model": response.model,
                 "attempt": attempt,
+                "metadata": request.metadata,
                 "latency_ms": round((time.perf_counter() - began) * 1000, 3),
                 "error_kind": error.kind.value if error else None,
                 "status_code": error.status_code if error else None,
@@ -281,7 +314,12 @@ class BaseLLM(abc.ABC):
         )
 
     def _finish(
-        self, response: LLMResponse, request: ChatRequest, attempt: int, started: float
+        self,
+        response: LLMResponse,
+        request: ChatRequest,
+        attempt: int,
+        started: float,
+        hooks: tuple[LLMHooks, ...] = (),
     ) -> LLMResponse:
         latency_ms = (time.monotonic() - started) * 1000
         changes: dict[str, Any] = {"latency_ms": latency_ms, "attempts": attempt}
@@ -295,6 +333,7 @@ class BaseLLM(abc.ABC):
                 response.status.value,
                 extra={
                     "provider": self.provider_name,
+                    "provider_id": self.provider_name,
                     "model": response.model or request.model,
                     "attempt": attempt,
                     "latency_ms": round(latency_ms, 3),
@@ -302,8 +341,11 @@ class BaseLLM(abc.ABC):
                     "error_kind": response.error.kind.value if response.error else None,
                     "prompt_tokens": response.usage.prompt_tokens,
                     "completion_tokens": response.usage.completion_tokens,
+                    "metadata": request.metadata,
                 },
             )
+        if hooks:
+            emit(hooks, "on_response" if response.ok else "on_error", self, request, response)
         return response
 
 

@@ -111,3 +111,8 @@ def test_first_call_imports_litellm_with_local_cost_map() -> None:
     )
     assert result.stdout.split() == ["True", "True", "connection"]
     assert "Give Feedback" not in result.stdout + result.stderr
+
+
+def test_metadata_is_passed_to_litellm(completion: Any) -> None:
+    LiteLLM(chat_model="openai/m").chat_completions(USER, metadata={"tenant_id": "t1"})
+    assert completion.call_args.kwargs["metadata"] == {"tenant_id": "t1"}

@@ -85,6 +85,8 @@ class LiteLLM(BaseLLM):
             kwargs["api_key"] = config.api_key.get_secret_value()
         if config.api_base is not None:
             kwargs["api_base"] = config.api_base
+        if request.metadata:
+            kwargs["metadata"] = request.metadata
         if config.extra_headers:
             kwargs["extra_headers"] = dict(config.extra_headers)
         return kwargs
