@@ -19,11 +19,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, classify, redact, register_secret
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.parsing import parse_completion
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
+from llmport.structured import (
+    is_output_type,
+    response_format_for,
+    schema_instruction,
+    validate_output,
+)
 
 __all__ = ["BaseLLM", "ChatRequest"]
 
@@ -51,6 +59,7 @@ class ChatRequest:
     timeout: float = 60.0
     params: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    output_type: type[BaseModel] | None = None
     stream: bool = False
 
 
@@ -60,6 +69,9 @@ class BaseLLM(abc.ABC):
 
     provider_name: ClassVar[str] = "base"
     config_class: ClassVar[type[BaseLLMConfig]] = BaseLLMConfig
+    #: Whether the backend enforces a JSON schema passed as `response_format`. When False,
+    #: `response_format=SomeModel` asks for the schema in a system message instead.
+    supports_response_schema: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -233,9 +245,19 @@ class BaseLLM(abc.ABC):
             if value is not None:
                 params[name] = _check_sampling(name, value)
         params.update(overrides)
+        checked_messages = _check_messages(messages)
+        output_type = None
+        if is_output_type(response_format):
+            output_type = response_format
+            if self.supports_response_schema:
+                response_format = response_format_for(output_type)
+            else:
+                response_format = None
+                instruction = {"role": "system", "content": schema_instruction(output_type)}
+                checked_messages = [instruction, *checked_messages]
         return ChatRequest(
             model=model,
-            messages=_check_messages(messages),
+            messages=checked_messages,
             tools=_check_tools(tools),
             tool_choice=tool_choice,
             stop=_check_stop(stop),
@@ -243,6 +265,7 @@ class BaseLLM(abc.ABC):
             timeout=timeout,
             params=params,
             metadata=dict(metadata),
+            output_type=output_type,
         )
 
     def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
@@ -326,6 +349,8 @@ class BaseLLM(abc.ABC):
         if self._secrets and any(s in response.content for s in self._secrets):
             changes["content"] = redact(response.content, self._secrets)
         response = replace(response, **changes)
+        if request.output_type is not None:
+            response = validate_output(response, request.output_type)
         if logger.isEnabledFor(logging.DEBUG) or not response.ok:
             logger.log(
                 logging.DEBUG if response.ok else logging.WARNING,

@@ -114,7 +114,8 @@ class LLMResponse:
     """The answer to one chat completion call, success or failure.
 
     `content` is never None ("" when the model sent no text; a refusal's text when the
-    model refused). `reasoning` holds reasoning text kept apart from `content`. `raw`
+    model refused). `reasoning` holds reasoning text kept apart from `content`. `parsed`
+    is the validated instance when the call passed `response_format=SomeModel`. `raw`
     holds the provider payload for debugging and is left out of the repr.
     """
 
@@ -130,6 +131,7 @@ class LLMResponse:
     error: LLMError | None = None
     reasoning: str | None = None
     refusal: str | None = None
+    parsed: Any = None
     latency_ms: float = 0.0
     attempts: int = 1
     raw: Any = field(default=None, repr=False, compare=False)

@@ -1,0 +1,76 @@
+"""Structured output: `response_format=SomeModel` gives `response.parsed`, validated.
+
+Providers that enforce JSON schemas get OpenAI's `json_schema` response format.
+Providers that cannot (`supports_response_schema = False`) get the schema in a
+system message instead; either way the answer is validated here, and a failure
+is an ERROR of kind `bad_response` with the raw text kept in `content`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from llmport.errors import ErrorKind
+from llmport.response import LLMError, LLMResponse, LLMResponseStatus
+
+__all__ = ["is_output_type", "response_format_for", "schema_instruction", "validate_output"]
+
+
+def is_output_type(value: Any) -> bool:
+    """True when `value` is a pydantic model class to validate answers against."""
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def response_format_for(output_type: type[BaseModel]) -> dict[str, Any]:
+    """OpenAI's `json_schema` response format for `output_type`."""
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": _schema_name(output_type),
+            "schema": output_type.model_json_schema(),
+        },
+    }
+
+
+def schema_instruction(output_type: type[BaseModel]) -> str:
+    """A system message asking for JSON matching `output_type`'s schema."""
+    schema = json.dumps(output_type.model_json_schema(), separators=(",", ":"))
+    return (
+        "Answer with a single JSON object only, no prose and no code fences, "
+        f"matching this JSON schema: {schema}"
+    )
+
+
+def validate_output(response: LLMResponse, output_type: type[BaseModel]) -> LLMResponse:
+    """Return `response` with `parsed` set, or an ERROR (bad_response) keeping the raw text."""
+    if not response.ok:
+        return response
+    text = _strip_code_fence(response.content)
+    try:
+        parsed = output_type.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)[:5]
+        )
+        error = LLMError(
+            kind=ErrorKind.BAD_RESPONSE,
+            message=f"bad_response: the answer does not match {output_type.__name__}: {problems}",
+        )
+        return replace(response, status=LLMResponseStatus.ERROR, error=error)
+    return replace(response, parsed=parsed)
+
+
+def _schema_name(output_type: type[BaseModel]) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", output_type.__name__)[:64] or "output"
+
+
+def _strip_code_fence(text: str) -> str:
+    stripped = text.strip()
+    match = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", stripped, re.DOTALL)
+    return match.group(1) if match else stripped

@@ -1,0 +1,72 @@
+"""response_format=SomeModel: validated `parsed`, or a bad_response ERROR keeping the text."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+from llmport import ErrorKind, LLMResponseStatus
+from llmport.testing import FakeLLM
+
+USER = [{"role": "user", "content": "Weather in Paris?"}]
+
+
+class Weather(BaseModel):
+    city: str
+    celsius: float
+
+
+def test_valid_json_is_parsed_into_the_model() -> None:
+    llm = FakeLLM(['{"city": "Paris", "celsius": 21.5}'])
+    response = llm.chat_completions(USER, response_format=Weather)
+    assert response.parsed == Weather(city="Paris", celsius=21.5)
+    fmt = llm.last_request.response_format
+    assert fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["name"] == "Weather"
+    assert fmt["json_schema"]["schema"]["required"] == ["city", "celsius"]
+
+
+def test_code_fenced_json_is_accepted() -> None:
+    llm = FakeLLM(['```json\n{"city": "Oslo", "celsius": -3}\n```'])
+    assert llm.chat_completions(USER, response_format=Weather).parsed == Weather(
+        city="Oslo", celsius=-3
+    )
+
+
+def test_invalid_output_is_bad_response_with_raw_text_kept() -> None:
+    llm = FakeLLM(['{"city": "Paris"}'])
+    response = llm.chat_completions(USER, response_format=Weather)
+    assert response.status is LLMResponseStatus.ERROR
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.BAD_RESPONSE
+    assert "celsius" in response.error.message
+    assert response.content == '{"city": "Paris"}'
+    assert response.parsed is None
+
+
+def test_not_json_at_all_is_bad_response() -> None:
+    response = FakeLLM(["It is sunny."]).chat_completions(USER, response_format=Weather)
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.BAD_RESPONSE
+
+
+class PromptOnlyLLM(FakeLLM):
+    supports_response_schema: ClassVar[bool] = False
+
+
+def test_providers_without_schema_support_get_a_system_instruction() -> None:
+    llm = PromptOnlyLLM(['{"city": "Rome", "celsius": 30}'])
+    response = llm.chat_completions(USER, response_format=Weather)
+    assert response.parsed == Weather(city="Rome", celsius=30)
+    assert llm.last_request.response_format is None
+    first = llm.last_messages[0]
+    assert first["role"] == "system"
+    assert '"celsius"' in first["content"]
+
+
+def test_plain_dict_response_format_passes_through() -> None:
+    llm = FakeLLM(["{}"])
+    response = llm.chat_completions(USER, response_format={"type": "json_object"})
+    assert response.parsed is None
+    assert llm.last_request.response_format == {"type": "json_object"}
