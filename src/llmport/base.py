@@ -15,7 +15,7 @@ import abc
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -26,6 +26,7 @@ from llmport.errors import ConfigurationError, classify, redact, register_secret
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.parsing import parse_completion
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
+from llmport.response_stream import AsyncResponseStream, ResponseStream, StreamingUnsupportedError
 from llmport.structured import (
     is_output_type,
     response_format_for,
@@ -137,17 +138,7 @@ class BaseLLM(abc.ABC):
         hooks = self._active_hooks()
         if hooks:
             emit(hooks, "on_request", self, request)
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            response = self._attempt(request, attempt)
-            delay = self._retry_delay(response, attempt, started)
-            if delay is None:
-                return self._finish(response, request, attempt, started, hooks)
-            if hooks:
-                emit(hooks, "on_retry", self, request, response, attempt, delay)
-            self._sleep(delay)
+        return self._run(request, hooks)
 
     async def achat_completions(
         self,
@@ -165,6 +156,62 @@ class BaseLLM(abc.ABC):
         hooks = self._active_hooks()
         if hooks:
             emit(hooks, "on_request", self, request)
+        return await self._arun(request, hooks)
+
+    def stream(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        *,
+        tool_choice: Any = None,
+        **overrides: Any,
+    ) -> ResponseStream:
+        """Stream a chat completion: iterate typed events; `.response` is the aggregate.
+
+        Same arguments and failure contract as `chat_completions`. Use it as a context
+        manager to close the connection when leaving early:
+
+            with llm.stream(messages) as stream:
+                for event in stream:
+                    if isinstance(event, TextDelta):
+                        print(event.text, end="")
+            print(stream.response.usage)
+        """
+        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        return ResponseStream(self, replace(request, stream=True))
+
+    def astream(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        *,
+        tool_choice: Any = None,
+        **overrides: Any,
+    ) -> AsyncResponseStream:
+        """Async twin of `stream`: `async with llm.astream(...) as s: async for event in s`."""
+        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        return AsyncResponseStream(self, replace(request, stream=True))
+
+    def _run(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
+        """The retry loop around `_complete`; returns the finished response."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self._attempt(request, attempt)
+            delay = self._retry_delay(response, attempt, started)
+            if delay is None:
+                return self._finish(response, request, attempt, started, hooks)
+            if hooks:
+                emit(hooks, "on_retry", self, request, response, attempt, delay)
+            self._sleep(delay)
+
+    async def _arun(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
+        """Async twin of `_run`."""
         started = time.monotonic()
         attempt = 0
         while True:
@@ -194,6 +241,18 @@ class BaseLLM(abc.ABC):
     async def _acomplete(self, request: ChatRequest) -> Any:
         """Async version of `_complete`; by default runs `_complete` in a worker thread."""
         return await asyncio.to_thread(self._complete, request)
+
+    def _stream(self, request: ChatRequest) -> Iterator[Any]:
+        """Yield stream chunks (dicts, objects, or SSE `data:` strings); raise on failure.
+
+        Closing the generator must release the connection. Providers without streaming
+        leave this alone: `stream()` then falls back to a buffered call.
+        """
+        raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
+
+    def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
+        """Async version of `_stream`."""
+        raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
 
     def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
         """Turn the raw payload into an `LLMResponse` (OpenAI-shaped by default)."""

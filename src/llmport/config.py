@@ -156,4 +156,5 @@ class BaseLLMConfig(BaseSettings):
         for name, value in self.extra_headers.items():
             if name.lower() in ("authorization", "api-key", "x-api-key", "proxy-authorization"):
                 secrets.append(value)
-        return tuple(s for s in secrets if s)
+        # Shorter values are not real credentials, and redacting them would mangle text.
+        return tuple(s for s in secrets if len(s) >= 6)

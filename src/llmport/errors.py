@@ -350,7 +350,15 @@ _CONTEXT_HINTS = (
 _QUOTA_HINTS = ("insufficient_quota", "exceeded your current quota", "billing", "budget")
 _FILTER_HINTS = ("content_filter", "content policy", "content management policy", "safety")
 # litellm reports a refused or reset connection as InternalServerError("Connection error.").
-_CONNECTION_HINTS = ("connection error", "connection refused", "connection reset", "connecterror")
+_CONNECTION_HINTS = (
+    "connection error",
+    "connection refused",
+    "connection reset",
+    "connecterror",
+    "apiconnectionerror",
+    "peer closed connection",
+    "incomplete chunked read",
+)
 _TIMEOUT_HINTS = ("timed out", "timeout")
 
 
@@ -372,10 +380,12 @@ def _refine(kind: ErrorKind, lowered: str) -> ErrorKind:
         return ErrorKind.CONTENT_FILTER
     if kind in (ErrorKind.RATE_LIMIT, ErrorKind.QUOTA) and any(h in lowered for h in _QUOTA_HINTS):
         return ErrorKind.QUOTA
-    if kind is ErrorKind.SERVER and any(hint in lowered for hint in _CONNECTION_HINTS):
-        return ErrorKind.CONNECTION
-    if kind is ErrorKind.SERVER and any(hint in lowered for hint in _TIMEOUT_HINTS):
-        return ErrorKind.TIMEOUT
+    if kind is ErrorKind.SERVER:
+        # litellm wraps transport failures (even mid-stream) in server-looking classes.
+        if any(hint in lowered for hint in _TIMEOUT_HINTS):
+            return ErrorKind.TIMEOUT
+        if "overloaded" not in lowered and any(hint in lowered for hint in _CONNECTION_HINTS):
+            return ErrorKind.CONNECTION
     return kind
 
 
@@ -465,6 +475,14 @@ def _headers_of(exc: BaseException) -> Any:
 
 def _message_of(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
-    # litellm prefixes messages with "litellm.SomeError: SomeError: OpenAIException - {body}".
-    text = re.sub(r"^(litellm\.\w+:\s*)?(\w+Error:\s*)?(\w+Exception\s*-\s*)?", "", text.strip())
+    # litellm prefixes messages with "litellm.SomeError: SomeError: OpenAIException - {body}",
+    # sometimes several times over, and may append " Original exception: ..." (a repeat).
+    text = text.strip().split(" Original exception:", 1)[0]
+    previous = None
+    while previous != text:
+        previous = text
+        text = _LITELLM_PREFIX.sub("", text, count=1).strip()
     return summarise_body(text) if text else type(exc).__name__
+
+
+_LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:|\w+(?:Error|Exception):|\w+Exception\s*-)")

@@ -7,27 +7,52 @@ only its own module. Third-party packages register through the entry-point group
 
 How `get_default_llm()` chooses, first match wins:
 
-1. `DEFAULT_LLM` names a registered provider (explicit always wins).
-2. `LITELLM_CHAT_MODEL` is set: `litellm`.
-3. `OPENAI_COMPATIBLE_BASE_URL` is set: `openai_compatible` (when registered).
-4. Otherwise a `ConfigurationError` says what to set.
+1. `DEFAULT_LLM` names a profile or a registered provider (explicit always wins).
+2. The profiles file (`LLMPORT_CONFIG` or `load_profiles()`) names a `default` profile.
+3. `LITELLM_CHAT_MODEL` is set: `litellm`.
+4. `OPENAI_COMPATIBLE_BASE_URL` is set: `openai_compatible` (when registered).
+5. Otherwise a `ConfigurationError` says what to set.
+
+`get_llm(name)` looks `name` up among the active profiles first, then among providers.
+Instances are cached per provider class and effective config (environment values and
+the API key included; the key is compared by its SHA-256 digest, never stored in the
+cache key), so repeated calls share one client and its connection pool. `reset()`
+empties the cache.
 """
 
 from __future__ import annotations
 
 import difflib
+import enum
+import hashlib
 import importlib
+import json
 import os
 import threading
+from collections.abc import Callable, Hashable, Mapping
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, SecretStr
 
 from llmport.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from llmport.base import BaseLLM
+    from llmport.config import BaseLLMConfig
 
-__all__ = ["available_providers", "get_default_llm", "get_llm", "register_provider"]
+__all__ = [
+    "available_providers",
+    "build_provider",
+    "cached",
+    "config_fingerprint",
+    "get_default_llm",
+    "get_llm",
+    "register_provider",
+    "reset",
+]
+
+_T = TypeVar("_T")
 
 ENTRY_POINT_GROUP = "llmport.providers"
 
@@ -44,6 +69,9 @@ _DETECTION = (
 )
 _lock = threading.Lock()
 _entry_points_loaded = False
+#: Cache key -> instance; see `cached()`. Re-entrant: building a group builds its members.
+_instances: dict[Hashable, Any] = {}
+_instances_lock = threading.RLock()
 
 
 def register_provider(name: str, provider: type[BaseLLM] | str, *, replace: bool = False) -> None:
@@ -79,16 +107,24 @@ def available_providers() -> list[str]:
 
 
 def get_llm(name: str, **settings: Any) -> BaseLLM:
-    """Build the provider registered as `name`; `settings` beat environment variables.
+    """The LLM named `name`: an active profile, else a registered provider.
+
+    `settings` beat the profile's values and environment variables. Calls with the same
+    name and effective settings return the same (cached) instance.
 
     Raises:
         ConfigurationError: unknown name (with the known ones and a close match) or bad settings.
     """
-    return _resolve(name)(**settings)
+    from llmport.profiles import active_profiles
+
+    profiles = active_profiles()
+    if profiles is not None and name in profiles:
+        return profiles.build(name, **settings)
+    return build_provider(name, settings)
 
 
 def get_default_llm(**settings: Any) -> BaseLLM:
-    """Build the provider chosen by the environment (see the module docstring for the rule).
+    """Build the LLM chosen by the environment (see the module docstring for the rule).
 
     Raises:
         ConfigurationError: nothing is configured, or `DEFAULT_LLM` names an unknown provider.
@@ -97,10 +133,15 @@ def get_default_llm(**settings: Any) -> BaseLLM:
 
 
 def default_provider_name() -> str:
-    """The provider name `get_default_llm()` would use."""
+    """The profile or provider name `get_default_llm()` would use."""
     explicit = os.environ.get("DEFAULT_LLM", "").strip()
     if explicit:
         return explicit
+    from llmport.profiles import active_profiles
+
+    profiles = active_profiles()
+    if profiles is not None and profiles.default:
+        return profiles.default
     for variable, name in _DETECTION:
         if os.environ.get(variable, "").strip() and _normalise(name) in _providers:
             return name
@@ -109,6 +150,72 @@ def default_provider_name() -> str:
         f"({', '.join(available_providers())}) and its settings, e.g. DEFAULT_LLM=litellm "
         "with LITELLM_CHAT_MODEL=openai/gpt-4o-mini; DEFAULT_LLM=fake needs no keys"
     )
+
+
+def build_provider(name: str, settings: Mapping[str, Any]) -> BaseLLM:
+    """The provider registered as `name` with `settings`, from the cache when possible.
+
+    Settings that are not config fields (such as `hooks` or FakeLLM's `script`) make a
+    new instance that is not cached: they cannot be compared safely.
+    """
+    provider = _resolve(name)
+    if not set(settings) <= set(provider.config_class.model_fields):
+        return provider(**settings)
+    config = provider.config_class.load(**settings)
+    return cached((provider, config_fingerprint(config)), lambda: provider(config=config))
+
+
+def cached(key: Hashable, build: Callable[[], _T]) -> _T:
+    """The instance cached under `key`, built once with `build()` (thread-safe)."""
+    with _instances_lock:
+        instance = _instances.get(key)
+        if instance is None:
+            instance = _instances[key] = build()
+        return instance  # type: ignore[no-any-return]
+
+
+def reset() -> None:
+    """Forget every cached LLM instance and the loaded profiles (for tests).
+
+    Instances already handed out keep working; the next `get_llm()` builds new ones.
+    """
+    from llmport.profiles import forget_profiles
+
+    with _instances_lock:
+        _instances.clear()
+    forget_profiles()
+
+
+def config_fingerprint(config: BaseLLMConfig) -> str:
+    """A digest of every effective setting; secrets enter it only as their own digests."""
+    fields = {name: _canonical(getattr(config, name)) for name in type(config).model_fields}
+    # Header values may be credentials (Authorization, api-key): keep only their digests.
+    fields["extra_headers"] = {k: _digest(v) for k, v in config.extra_headers.items()}
+    encoded = json.dumps([type(config).__qualname__, fields], sort_keys=True, default=repr)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able, order-independent form of a setting value."""
+    if isinstance(value, SecretStr):
+        return {"sha256": _digest(value.get_secret_value())}
+    if isinstance(value, BaseModel):
+        return {name: _canonical(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(v) for v in value), key=repr)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, str) or value is None or isinstance(value, (int, float, bool)):
+        return value
+    return repr(value)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _resolve(name: str) -> type[BaseLLM]:

@@ -88,6 +88,15 @@ class SSEDecoder:
     def __init__(self) -> None:
         self._buffer = b""
         self._data: list[str] = []
+        #: True once the `[DONE]` sentinel has been decoded.
+        self.done = False
+
+    def _event(self) -> str:
+        data = "\n".join(self._data)
+        self._data = []
+        if data.strip() == "[DONE]":
+            self.done = True
+        return data
 
     def feed(self, chunk: bytes) -> Iterator[str]:
         """Feed raw bytes; yield each complete event's data."""
@@ -100,8 +109,7 @@ class SSEDecoder:
             self._buffer = self._buffer[newline + 1 :]
             if not line:
                 if self._data:
-                    yield "\n".join(self._data)
-                    self._data = []
+                    yield self._event()
             elif line.startswith("data:"):
                 self._data.append(line[5:].removeprefix(" "))
             # comments (":") and other fields (event:, id:, retry:) carry nothing we need
@@ -114,8 +122,7 @@ class SSEDecoder:
                 self._data.append(line[5:].removeprefix(" "))
         self._buffer = b""
         if self._data:
-            yield "\n".join(self._data)
-            self._data = []
+            yield self._event()
 
     @property
     def pending(self) -> bool:
@@ -153,6 +160,7 @@ class StreamAccumulator:
         self._usage: Usage | None = None
         self._raw_finish: str | None = None
         self._error: LLMError | None = None
+        self._done = False
         self.chunks = 0
 
     @property
@@ -160,10 +168,23 @@ class StreamAccumulator:
         """The text received so far."""
         return "".join(self._text)
 
+    @property
+    def finished(self) -> bool:
+        """True once a finish reason or `[DONE]` arrived."""
+        return self._raw_finish is not None or self._done
+
+    @property
+    def failed(self) -> bool:
+        """True once an error was recorded."""
+        return self._error is not None
+
     def add_data(self, data: str) -> list[StreamEvent]:
         """Add one SSE `data:` payload (JSON text); `[DONE]` and blanks add nothing."""
         data = data.strip()
-        if not data or data == "[DONE]":
+        if data == "[DONE]":
+            self._done = True
+            return []
+        if not data:
             return []
         try:
             chunk = json.loads(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -99,3 +100,29 @@ class LiteLLM(BaseLLM):
 
     async def _acomplete(self, request: ChatRequest) -> Any:
         return await import_litellm().acompletion(**self.completion_kwargs(request))
+
+    def _stream(self, request: ChatRequest) -> Iterator[Any]:
+        stream = import_litellm().completion(**self._stream_kwargs(request))
+        try:
+            yield from stream
+        finally:
+            # Leaving early must release the HTTP connection held by the provider stream.
+            close = getattr(getattr(stream, "completion_stream", None), "close", None)
+            if close is not None:
+                close()
+
+    async def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
+        stream = await import_litellm().acompletion(**self._stream_kwargs(request))
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _stream_kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        kwargs = self.completion_kwargs(request)
+        kwargs["stream"] = True
+        kwargs["stream_options"] = {"include_usage": True}
+        return kwargs

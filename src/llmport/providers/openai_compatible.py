@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
@@ -30,6 +30,7 @@ from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
 from llmport.errors import ErrorKind, summarise_body
 from llmport.response import LLMError
+from llmport.streaming import SSEDecoder
 
 if TYPE_CHECKING:
     import aiohttp
@@ -126,15 +127,50 @@ class OpenAICompatible(BaseLLM):
 
     async def _acomplete(self, request: ChatRequest) -> Any:
         body = _body(request)
-        loop = asyncio.get_running_loop()
-        entry = self._sessions.get(loop)
-        if entry is None or entry.session.closed:
-            entry = await self._open_session(loop)
+        entry = await self._session()
         async with entry.session.post(
             self._url, data=body, timeout=entry.timeout(request.timeout)
         ) as response:
             content = await response.read()
         return _decode(response.status, response.headers, content)
+
+    def _stream(self, request: ChatRequest) -> Iterator[Any]:
+        client = self._client or self._open_client()
+        with client.stream(
+            "POST", self._url, content=_body(request), timeout=request.timeout
+        ) as response:
+            if not _is_event_stream(response.status_code, response.headers):
+                yield _decode(response.status_code, response.headers, response.read())
+                return
+            decoder = SSEDecoder()
+            for raw in response.iter_raw():
+                if not decoder.done:  # after [DONE], read on so the connection is reused
+                    yield from decoder.feed(raw)
+            yield from decoder.flush()
+
+    async def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
+        body = _body(request)
+        entry = await self._session()
+        async with entry.session.post(
+            self._url, data=body, timeout=entry.timeout(request.timeout)
+        ) as response:
+            if not _is_event_stream(response.status, response.headers):
+                yield _decode(response.status, response.headers, await response.read())
+                return
+            decoder = SSEDecoder()
+            async for raw in response.content.iter_any():
+                if not decoder.done:  # after [DONE], read on so the connection is reused
+                    for data in decoder.feed(raw):
+                        yield data
+            for data in decoder.flush():
+                yield data
+
+    async def _session(self) -> _LoopSession:
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.get(loop)
+        if entry is None or entry.session.closed:
+            entry = await self._open_session(loop)
+        return entry
 
     def _classify(self, exc: BaseException) -> LLMError:
         if isinstance(exc, _UnencodableRequestError):  # our caller's mistake: do not retry
@@ -262,6 +298,9 @@ def _body(request: ChatRequest) -> bytes:
     if request.response_format is not None:
         body["response_format"] = request.response_format
     body.update(request.params)
+    if request.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
     try:
         return _encode(body).encode()
     except (TypeError, ValueError) as exc:
@@ -275,3 +314,9 @@ def _decode(status: int, headers: Mapping[str, str], content: bytes) -> Any:
         return json.loads(content)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError; never echo the body
         raise _InvalidJSONError(f"response body is not valid JSON ({len(content)} bytes)") from None
+
+
+def _is_event_stream(status: int, headers: Mapping[str, str]) -> bool:
+    """True for a 2xx SSE answer; errors and buffered JSON answers are decoded whole."""
+    content_type = headers.get("content-type", "")
+    return 200 <= status < 300 and content_type.startswith("text/event-stream")

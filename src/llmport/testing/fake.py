@@ -11,9 +11,10 @@ import asyncio
 import inspect
 import itertools
 import json
+import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -154,6 +155,19 @@ class FakeLLM(BaseLLM):
             return payload
         return super()._parse(payload, request)
 
+    def _stream(self, request: ChatRequest) -> Iterator[Any]:
+        item, number = self._next(request)
+        if self.latency:
+            time.sleep(self.latency)
+        yield from stream_chunks(self._payload(item, request, number))
+
+    async def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
+        item, number = self._next(request)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        for chunk in stream_chunks(self._payload(item, request, number)):
+            yield chunk
+
     def _classify(self, exc: BaseException) -> LLMError:
         if isinstance(exc, _ScriptedError):
             return exc.error
@@ -280,6 +294,48 @@ def completion_payload(
             "total_tokens": usage.total_tokens,
         }
     return payload
+
+
+def stream_chunks(payload: Any) -> list[Any]:
+    """Split a completion payload (or an `LLMResponse`) into OpenAI stream chunks."""
+    if isinstance(payload, LLMResponse):
+        message = payload.to_message()
+        reason = payload.raw_finish_reason or payload.finish_reason
+        usage = payload.usage if payload.usage.is_known else None
+        payload = {"choices": [{"message": message, "finish_reason": reason}]}
+        if usage is not None:
+            payload["usage"] = {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            }
+    if not isinstance(payload, Mapping) or not payload.get("choices"):
+        return [payload]  # errors and oddities pass through unchanged
+    choice = payload["choices"][0]
+    message = choice.get("message") or {}
+    chunks: list[Any] = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
+    for word in re.findall(r"\S+\s*|\s+", message.get("content") or ""):
+        chunks.append({"choices": [{"index": 0, "delta": {"content": word}}]})
+    for index, call in enumerate(message.get("tool_calls") or []):
+        arguments = call["function"].get("arguments") or ""
+        half = len(arguments) // 2
+        opening: dict[str, Any] = {
+            "index": index,
+            "id": call.get("id"),
+            "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
+        }
+        rest: dict[str, Any] = {"index": index, "function": {"arguments": arguments[half:]}}
+        for delta in (opening, rest):
+            chunks.append({"choices": [{"index": 0, "delta": {"tool_calls": [delta]}}]})
+    last: dict[str, Any] = {
+        "index": 0,
+        "delta": {},
+        "finish_reason": choice.get("finish_reason") or "stop",
+    }
+    chunks.append({"choices": [last]})
+    if payload.get("usage") is not None:
+        chunks.append({"choices": [], "usage": payload["usage"]})
+    return chunks
 
 
 def _arguments_text(arguments: Mapping[str, Any] | str | None) -> str | None:

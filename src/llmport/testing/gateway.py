@@ -56,6 +56,8 @@ MODELS: dict[str, str] = {
     "chunks-<n>": "answers 'tok0 tok1 ...' in exactly n stream chunks",
     "stream-error-midway": "streamed: a few chunks, then an error event and no [DONE]",
     "stream-cut": "streamed: a few chunks, then the connection drops without [DONE]",
+    "stream-stall": "streamed: a few chunks, then silence until the client gives up",
+    "drip-<ms>": "streamed: 20 chunks ('tok0 tok1 ...'), <ms> milliseconds apart",
 }
 
 _LISTED_MODELS = (
@@ -101,7 +103,8 @@ class _Completion:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     finish_reason: str = "stop"
     usage: Literal["normal", "null", "absent"] = "normal"
-    stream_fault: Literal["", "error", "cut"] = ""
+    stream_fault: Literal["", "error", "cut", "stall"] = ""
+    frame_delay: float = 0.0
 
 
 @dataclass
@@ -292,6 +295,7 @@ _EXACT: dict[str, Callable[[_Call], _Outcome]] = {
     "stall": lambda call: "stall",
     "stream-error-midway": lambda call: _Completion(_BROKEN_TEXT, stream_fault="error"),
     "stream-cut": lambda call: _Completion(_BROKEN_TEXT, stream_fault="cut"),
+    "stream-stall": lambda call: _Completion(_BROKEN_TEXT, stream_fault="stall"),
 }
 
 
@@ -317,6 +321,12 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[_Call, re.Match[str]], _Outcome
     (re.compile(r"error-([45]\d\d)(?:-(context|quota|retry-(\d+(?:\.\d+)?)))?"), _error_model),
     (re.compile(r"slow-(\d{1,7})"), lambda c, m: _Delay(int(m[1]) / 1000, _Completion(FIXED_TEXT))),
     (re.compile(r"flaky-(\d{1,6})-(reset|[45]\d\d)"), _flaky_model),
+    (
+        re.compile(r"drip-(\d{1,6})"),
+        lambda c, m: _Completion(
+            "".join(f"tok{i} " for i in range(20)), frame_delay=int(m[1]) / 1000
+        ),
+    ),
     (
         re.compile(r"chunks-(\d{1,6})"),
         lambda c, m: _Completion("".join(f"tok{i} " for i in range(int(m[1])))),
@@ -527,6 +537,26 @@ async def _send_stream(
     return keep_alive and not cut
 
 
+async def _drip_stream(
+    writer: asyncio.StreamWriter,
+    reader: asyncio.StreamReader,
+    frames: list[bytes],
+    answer: _Completion,
+) -> bool:
+    """Send frames one at a time (`frame_delay` apart); on "stall", then wait for a hang-up."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    writer.write(head)
+    for frame in frames:
+        writer.write(frame)
+        await writer.drain()
+        if answer.frame_delay:
+            await asyncio.sleep(answer.frame_delay)
+    if answer.stream_fault == "stall":
+        while await reader.read(65536):
+            pass
+    return False
+
+
 def _parse_object(raw: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(raw) if raw else None
@@ -697,6 +727,11 @@ class LocalGateway:
             return list(self._requests)
 
     @property
+    def open_connections(self) -> int:
+        """How many client connections are open right now."""
+        return len(self._tasks)
+
+    @property
     def connections_opened(self) -> int:
         """How many TCP connections were accepted since start (shows connection pooling)."""
         return self._connections_opened
@@ -788,6 +823,8 @@ class LocalGateway:
             return False  # "reset" and "stall": close without an answer
         if call.body.get("stream") is True:
             frames = _stream_frames(call, outcome)
+            if outcome.frame_delay or outcome.stream_fault == "stall":
+                return await _drip_stream(writer, reader, frames, outcome)
             return await _send_stream(writer, frames, request, outcome.stream_fault == "cut")
         return await _send(writer, _Raw(200, _completion_body(call, outcome)), request.keep_alive)
 

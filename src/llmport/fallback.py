@@ -1,0 +1,238 @@
+"""`FallbackLLM`: a group of LLMs tried in order until one answers.
+
+    FallbackLLM([primary, secondary, fast])
+        -> primary.chat_completions(...)      its own retry policy runs first
+        -> ERROR of a kind in `fallback_on`?  try secondary, then fast
+        -> the first SUCCESS (or the last ERROR) is the answer
+
+A group is itself a `BaseLLM`: tools, stop, response_format, per-call overrides
+and metadata reach every member unchanged, and each member builds its own request
+from its own config. The answer is the member's response, so `response.provider`
+and `response.model` say which member answered; `attempts` counts every attempt
+across the members tried and `latency_ms` covers the whole group call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from pydantic_settings import SettingsConfigDict
+
+from llmport.base import BaseLLM, ChatRequest
+from llmport.config import BaseLLMConfig
+from llmport.errors import ConfigurationError, ErrorKind
+from llmport.hooks import LLMHooks, emit
+from llmport.response import LLMResponse
+
+__all__ = ["DEFAULT_FALLBACK_ON", "FallbackLLM", "FallbackLLMConfig"]
+
+logger = logging.getLogger(__name__)
+
+#: Failures that say "this member cannot answer now", not "this request is wrong".
+DEFAULT_FALLBACK_ON = frozenset(
+    {
+        ErrorKind.RATE_LIMIT,
+        ErrorKind.QUOTA,
+        ErrorKind.SERVER,
+        ErrorKind.TIMEOUT,
+        ErrorKind.CONNECTION,
+        ErrorKind.NOT_FOUND,
+        ErrorKind.BAD_RESPONSE,
+    }
+)
+
+
+class FallbackLLMConfig(BaseLLMConfig):
+    """Settings of a fallback group, from `LLMPORT_FALLBACK_*` variables.
+
+    Nothing is required. Members keep their own configs (model, sampling, timeout,
+    retry policy); the group's own fields are used only to check call arguments.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LLMPORT_FALLBACK_")
+
+    required_fields = ()
+
+
+class FallbackLLM(BaseLLM):
+    """Try `members` in order; move on when a member's final error kind is in `fallback_on`.
+
+    >>> from llmport.testing import FakeLLM
+    >>> group = FallbackLLM([FakeLLM([ErrorKind.AUTH], chat_model="a"), FakeLLM(["hi"])])
+    >>> group.chat_completions([{"role": "user", "content": "x"}]).error.kind.value
+    'auth'
+
+    Args:
+        members: the LLMs to try, primary first; each keeps its own retry policy.
+        fallback_on: error kinds (or their names) that pass the call to the next member;
+            default `DEFAULT_FALLBACK_ON`.
+        hooks: observe the group call (once per call, with the answering member's
+            response). Global hooks (`add_hooks`) see each member's call instead.
+
+    Raises:
+        ConfigurationError: no members, a member that is not a `BaseLLM`, or an unknown kind.
+    """
+
+    provider_name = "fallback"
+    config_class = FallbackLLMConfig
+    config: FallbackLLMConfig
+
+    def __init__(
+        self,
+        members: Sequence[BaseLLM],
+        *,
+        fallback_on: Iterable[ErrorKind | str] | None = None,
+        hooks: Sequence[LLMHooks] = (),
+        config: FallbackLLMConfig | None = None,
+        **settings: Any,
+    ) -> None:
+        """Group `members`; `settings` are `FallbackLLMConfig` fields."""
+        if isinstance(members, BaseLLM) or not members:
+            raise ConfigurationError("FallbackLLM needs a non-empty list of LLMs")
+        for index, member in enumerate(members):
+            if not isinstance(member, BaseLLM):
+                raise ConfigurationError(
+                    f"FallbackLLM members[{index}] must be a BaseLLM, got {type(member).__name__}"
+                )
+        super().__init__(config, hooks=hooks, **settings)
+        self.members: tuple[BaseLLM, ...] = tuple(members)
+        self.fallback_on: frozenset[ErrorKind] = (
+            DEFAULT_FALLBACK_ON if fallback_on is None else error_kinds(fallback_on)
+        )
+
+    def __repr__(self) -> str:
+        return f"FallbackLLM({list(self.members)!r})"
+
+    @property
+    def model(self) -> str:
+        """The primary member's model."""
+        return self.members[0].model
+
+    def chat_completions(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        *,
+        tool_choice: Any = None,
+        **overrides: Any,
+    ) -> LLMResponse:
+        """Ask each member in turn (see the class docstring); provider failures never raise.
+
+        Raises:
+            ValueError: `messages`, `tools` or an override is malformed (before any I/O).
+        """
+        request, started = self._begin(
+            messages, tools, stop, response_format, tool_choice, overrides
+        )
+        answers: list[LLMResponse] = []
+        for member in self.members:
+            answers.append(
+                member.chat_completions(
+                    messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
+                )
+            )
+            if not self._moves_on(member, answers):
+                break
+        return self._end(request, answers, started)
+
+    async def achat_completions(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        *,
+        tool_choice: Any = None,
+        **overrides: Any,
+    ) -> LLMResponse:
+        """Async twin of `chat_completions`, with the same arguments and contract."""
+        request, started = self._begin(
+            messages, tools, stop, response_format, tool_choice, overrides
+        )
+        answers: list[LLMResponse] = []
+        for member in self.members:
+            answers.append(
+                await member.achat_completions(
+                    messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
+                )
+            )
+            if not self._moves_on(member, answers):
+                break
+        return self._end(request, answers, started)
+
+    def _complete(self, request: ChatRequest) -> Any:
+        """Never used: the group delegates whole calls to its members."""
+        raise NotImplementedError("FallbackLLM delegates whole calls to its members")
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _begin(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None,
+        stop: str | Sequence[str] | None,
+        response_format: Any,
+        tool_choice: Any,
+        overrides: Mapping[str, Any],
+    ) -> tuple[ChatRequest, float]:
+        # Checking the arguments once here makes a bad call raise before any member runs.
+        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        if self.hooks:
+            emit(self.hooks, "on_request", self, request)
+        return request, time.monotonic()
+
+    def _moves_on(self, member: BaseLLM, answers: list[LLMResponse]) -> bool:
+        """Whether the last answer hands the call to the next member (and logs it)."""
+        error = answers[-1].error
+        if error is None or error.kind not in self.fallback_on:
+            return False
+        if len(answers) == len(self.members):
+            return False
+        logger.warning(
+            "llm fallback: %s failed with %s, trying %s",
+            member,
+            error.kind.value,
+            self.members[len(answers)],
+            extra={
+                "provider_id": member.provider_name,
+                "model": answers[-1].model or member.model,
+                "error_kind": error.kind.value,
+                "member": len(answers) - 1,
+                "next_member": len(answers),
+            },
+        )
+        return True
+
+    def _end(self, request: ChatRequest, answers: list[LLMResponse], started: float) -> LLMResponse:
+        response = replace(
+            answers[-1],
+            attempts=sum(answer.attempts for answer in answers),
+            latency_ms=(time.monotonic() - started) * 1000,
+        )
+        if self.hooks:
+            emit(self.hooks, "on_response" if response.ok else "on_error", self, request, response)
+        return response
+
+
+def error_kinds(kinds: Iterable[ErrorKind | str]) -> frozenset[ErrorKind]:
+    """Error kinds from kinds or their names (`"rate_limit"`).
+
+    Raises:
+        ConfigurationError: a name is not an error kind (the message lists the known ones).
+    """
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    result: set[ErrorKind] = set()
+    for kind in kinds:
+        try:
+            result.add(ErrorKind(kind))
+        except ValueError:
+            known = ", ".join(k.value for k in ErrorKind)
+            raise ConfigurationError(f"unknown error kind {kind!r}; known: {known}") from None
+    return frozenset(result)

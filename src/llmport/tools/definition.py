@@ -1,0 +1,253 @@
+"""`Tool` and `@tool`: a typed Python function the model can call.
+
+The JSON schema comes from the signature (pydantic builds it and validates the
+arguments), the description from the docstring's summary, and each parameter's
+description from its `Args:` section (Google style) unless the annotation
+already carries one (`Annotated[str, Field(description=...)]`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Generic, ParamSpec, TypeVar, overload
+
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.json_schema import GenerateJsonSchema
+
+__all__ = ["Tool", "describe_validation_error", "serialize_result", "tool"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SECTION = re.compile(r"^([A-Z][A-Za-z ]*):\s*$")
+_ARGS_SECTIONS = frozenset({"Args", "Arguments", "Parameters"})
+_ARG_LINE = re.compile(r"^(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+
+
+class Tool(Generic[P, R]):
+    """A function the model can call, with its name, description and JSON schema.
+
+    Calling the tool object calls the function unchanged, so a decorated function
+    keeps working as a plain function. Build one with `@tool` or `Tool(function)`.
+
+    Raises:
+        TypeError: the function takes `*args`/`**kwargs` or positional-only parameters,
+            or its type hints cannot be resolved.
+        ValueError: the name is not 1-64 letters, digits, `_` or `-` (OpenAI's rule).
+    """
+
+    def __init__(
+        self,
+        function: Callable[P, R],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        requires_confirmation: bool = False,
+    ) -> None:
+        self.function = function
+        self.name = name or function.__name__
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'; "
+                "pass name=... to @tool"
+            )
+        summary, parameter_docs = _parse_docstring(inspect.getdoc(function) or "")
+        self.description = summary if description is None else description
+        self.requires_confirmation = requires_confirmation
+        self.is_async = inspect.iscoroutinefunction(function)
+        self.arguments_model = _arguments_model(function, self.name, parameter_docs)
+        self.parameters: dict[str, Any] = self.arguments_model.model_json_schema(
+            schema_generator=_WithoutFieldTitles
+        )
+        self.parameters.pop("title", None)
+        functools.update_wrapper(self, function)
+
+    def __repr__(self) -> str:
+        flag = ", requires_confirmation=True" if self.requires_confirmation else ""
+        return f"Tool(name={self.name!r}{flag})"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.function(*args, **kwargs)
+
+    def definition(self) -> dict[str, Any]:
+        """The OpenAI tool definition: `{"type": "function", "function": {...}}`."""
+        function: dict[str, Any] = {"name": self.name}
+        if self.description:
+            function["description"] = self.description
+        function["parameters"] = self.parameters
+        return {"type": "function", "function": function}
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate (and coerce) the model's arguments into keyword arguments.
+
+        Raises:
+            pydantic.ValidationError: an argument is missing, unknown or of the wrong type.
+        """
+        validated = self.arguments_model.model_validate(dict(arguments))
+        return {name: getattr(validated, name) for name in type(validated).model_fields}
+
+    def call(self, arguments: Mapping[str, Any]) -> Any:
+        """Validate `arguments` and run the tool; an async tool runs in `asyncio.run`.
+
+        Raises:
+            pydantic.ValidationError: the arguments are invalid.
+            RuntimeError: an async tool was called from a running event loop (use `acall`).
+        """
+        kwargs = self.validate(arguments)
+        return self.invoke(kwargs)
+
+    async def acall(self, arguments: Mapping[str, Any]) -> Any:
+        """Validate `arguments` and run the tool; a sync tool runs in a worker thread."""
+        return await self.ainvoke(self.validate(arguments))
+
+    def invoke(self, kwargs: Mapping[str, Any]) -> Any:
+        """Run the tool with already validated keyword arguments."""
+        if not self.is_async:
+            return self.function(**kwargs)  # type: ignore[arg-type]
+        if _loop_is_running():
+            raise RuntimeError(
+                f"tool {self.name!r} is async and an event loop is running: "
+                "use arun_tools() or Tool.acall()"
+            )
+        return asyncio.run(self.ainvoke(kwargs))
+
+    async def ainvoke(self, kwargs: Mapping[str, Any]) -> Any:
+        """Async twin of `invoke`: awaits an async tool, runs a sync one in a thread."""
+        if self.is_async:
+            return await self.function(**kwargs)  # type: ignore[arg-type,misc]
+        return await asyncio.to_thread(functools.partial(self.function, **kwargs))
+
+
+@overload
+def tool(function: Callable[P, R], /) -> Tool[P, R]: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    requires_confirmation: bool = False,
+) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
+
+
+def tool(
+    function: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    requires_confirmation: bool = False,
+) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
+    """Turn a typed function (sync or async) into a `Tool`; usable bare or with arguments.
+
+    @tool
+    def get_weather(city: str) -> str: ...
+
+    @tool(requires_confirmation=True)
+    def send_email(to: str, body: str) -> str: ...
+    """
+
+    def decorate(function: Callable[P, R]) -> Tool[P, R]:
+        return Tool(
+            function,
+            name=name,
+            description=description,
+            requires_confirmation=requires_confirmation,
+        )
+
+    return decorate if function is None else decorate(function)
+
+
+def serialize_result(value: Any) -> str:
+    """A tool's return value as tool-message content: str as is, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return pydantic_core.to_json(value, fallback=str).decode()
+
+
+def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
+    """`"city: Field required; days: Input should be a valid integer"` (at most `limit`)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or '<arguments>'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)[:limit]
+    )
+
+
+class _WithoutFieldTitles(GenerateJsonSchema):
+    """Leave out pydantic's generated per-field titles: they only repeat the names."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def _arguments_model(
+    function: Callable[..., Any], name: str, parameter_docs: Mapping[str, str]
+) -> type[BaseModel]:
+    try:
+        hints = typing.get_type_hints(function, include_extras=True)
+    except Exception as exc:
+        raise TypeError(f"cannot resolve the type hints of tool {name!r}: {exc}") from exc
+    fields: dict[str, Any] = {}
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            raise TypeError(
+                f"tool {name!r}: parameter {parameter.name!r} must be a named parameter "
+                "(no *args, **kwargs or positional-only parameters)"
+            )
+        annotation = hints.get(parameter.name, Any)
+        if parameter.name in parameter_docs:
+            annotation = _with_description(annotation, parameter_docs[parameter.name])
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[parameter.name] = (annotation, default)
+    model: type[BaseModel] = create_model(
+        f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
+    )
+    return model
+
+
+def _with_description(annotation: Any, description: str) -> Any:
+    # The docstring's description goes first so that one given in Annotated wins.
+    if typing.get_origin(annotation) is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        return Annotated.__class_getitem__((base, Field(description=description), *metadata))  # type: ignore[attr-defined]
+    return Annotated[annotation, Field(description=description)]
+
+
+def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """The summary (text before the first section) and the `Args:` descriptions."""
+    summary: list[str] = []
+    parameters: dict[str, str] = {}
+    section: str | None = None
+    current: str | None = None
+    entry_indent: int | None = None
+    for line in doc.splitlines():
+        header = _SECTION.match(line)
+        if header and not line[:1].isspace():
+            section, current, entry_indent = header.group(1), None, None
+        elif section is None:
+            summary.append(line)
+        elif section in _ARGS_SECTIONS and line.strip():
+            indent = len(line) - len(line.lstrip())
+            entry = _ARG_LINE.match(line.strip())
+            if entry and (entry_indent is None or indent <= entry_indent):
+                current, entry_indent = entry.group(1), indent
+                parameters[current] = entry.group(2).strip()
+            elif current is not None:  # a continuation line, indented deeper
+                parameters[current] = f"{parameters[current]} {line.strip()}".strip()
+    return "\n".join(summary).strip(), parameters
+
+
+def _loop_is_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
