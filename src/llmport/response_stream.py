@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -209,7 +210,7 @@ class ResponseStream(_StreamBase):
         yield FinishEvent(self._finish(acc, attempt))
 
     def _buffered(self) -> Iterator[StreamEvent]:
-        response = self._llm._run(self._request, self._hooks)
+        response = self._llm._run(replace(self._request, stream=False), self._hooks)
         self._response = response
         yield from replay(response)
 
@@ -278,7 +279,7 @@ class AsyncResponseStream(_StreamBase):
             except Exception as exc:
                 if self._should_fall_back(exc, emitted):
                     self._log_fallback(exc)
-                    response = await llm._arun(self._request, self._hooks)
+                    response = await llm._arun(replace(self._request, stream=False), self._hooks)
                     self._response = response
                     for event in replay(response):
                         yield event

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
 
+from llmport.testing.stream_shapes import STREAM_SHAPES, stream_shape_frames
+
 __all__ = ["FIXED_TEXT", "MODELS", "LocalGateway", "RecordedRequest"]
 
 _log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ MODELS: dict[str, str] = {
     "stream-cut": "streamed: a few chunks, then the connection drops without [DONE]",
     "stream-stall": "streamed: a few chunks, then silence until the client gives up",
     "drip-<ms>": "streamed: 20 chunks ('tok0 tok1 ...'), <ms> milliseconds apart",
+    "no-stream": "answers like fixed, but rejects stream=true with a 400",
+    "stream-<shape>": "stream only: canned odd shapes (see llmport.testing.stream_shapes)",
 }
 
 _LISTED_MODELS = (
@@ -296,6 +300,11 @@ _EXACT: dict[str, Callable[[_Call], _Outcome]] = {
     "stream-error-midway": lambda call: _Completion(_BROKEN_TEXT, stream_fault="error"),
     "stream-cut": lambda call: _Completion(_BROKEN_TEXT, stream_fault="cut"),
     "stream-stall": lambda call: _Completion(_BROKEN_TEXT, stream_fault="stall"),
+    "no-stream": lambda call: (
+        _error(400, "Streaming is not supported for this model.", "invalid_request_error", None)
+        if call.body.get("stream") is True
+        else _Completion(FIXED_TEXT)
+    ),
 }
 
 
@@ -810,6 +819,12 @@ class LocalGateway:
         call = self._route(request, body)
         if isinstance(call, _Raw):
             return await _send(writer, call, request.keep_alive)
+        shape = stream_shape_frames(call.model.rsplit("/", 1)[-1])
+        if shape is not None:
+            if call.body.get("stream") is not True:
+                bad = _error(400, "This model only streams.", "invalid_request_error", None)
+                return await _send(writer, bad, request.keep_alive)
+            return await _send_stream(writer, shape, request, cut=False)
         outcome = call.behaviour(call)
         while isinstance(outcome, _Delay):
             await asyncio.sleep(outcome.seconds)
@@ -857,6 +872,8 @@ class LocalGateway:
             return _error(400, message, "invalid_request_error", "invalid_messages")
         name = model.rsplit("/", 1)[-1]
         behaviour = _behaviour(name)
+        if behaviour is None and name in STREAM_SHAPES:
+            behaviour = _EXACT["fixed"]
         if behaviour is None:
             return _status_error(404, model)
         with self._lock:
