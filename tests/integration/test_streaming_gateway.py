@@ -172,7 +172,9 @@ def test_rejected_streaming_falls_back_to_buffered(
     caplog.set_level(logging.INFO, logger="llmport")
     events = list(make("no-stream").stream(USER))
     assert [type(e) for e in events] == [TextDelta, UsageEvent, FinishEvent]
-    assert events[-1].response.content == "Hello from the llmport local gateway."  # type: ignore[attr-defined]
+    last = events[-1]
+    assert isinstance(last, FinishEvent)
+    assert last.response.content == "Hello from the llmport local gateway."
     assert any("falling back to a buffered call" in r.getMessage() for r in caplog.records)
 
 
