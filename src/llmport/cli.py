@@ -1,7 +1,9 @@
-"""Command line: `llmport demo | gateway`.
+"""Command line: `llmport demo | chat | ping | config | gateway`.
 
 `demo` starts the local gateway on 127.0.0.1 and drives the real LiteLLM
-provider through it: no API key and no internet needed.
+provider through it: no API key and no internet needed. `chat`, `ping` and
+`config` use the configured provider (`DEFAULT_LLM` and friends, or `--llm NAME`).
+Exit codes: 0 success, 1 the call failed, 2 bad usage or configuration.
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    result: int = args.handler(args)
+    from llmport.errors import ConfigurationError
+
+    try:
+        result: int = args.handler(args)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"llmport: configuration error: {exc}\n")
+        return 2
     return result
 
 
@@ -52,6 +60,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="print machine-readable JSON lines")
     demo.set_defaults(handler=_demo)
+    chat = commands.add_parser("chat", help="send one prompt to the configured LLM")
+    chat.add_argument("prompt", help="the user message")
+    chat.add_argument("--llm", default=None, help="provider or profile name (default: DEFAULT_LLM)")
+    chat.add_argument("--stream", action="store_true", help="print tokens as they arrive")
+    chat.add_argument("--json", action="store_true", help="print the response as JSON")
+    chat.set_defaults(handler=_chat)
+    ping = commands.add_parser("ping", help="smoke-test the configured LLM: latency, model, usage")
+    ping.add_argument("--llm", default=None, help="provider or profile name (default: DEFAULT_LLM)")
+    ping.add_argument("--json", action="store_true", help="print the result as JSON")
+    ping.set_defaults(handler=_ping)
+    config = commands.add_parser(
+        "config", help="show the resolved configuration and where each value came from"
+    )
+    config.add_argument("--llm", default=None, help="provider name (default: DEFAULT_LLM)")
+    config.add_argument("--json", action="store_true", help="print as JSON")
+    config.set_defaults(handler=_config)
     gateway = commands.add_parser("gateway", help="serve the local OpenAI-compatible gateway")
     gateway.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
     gateway.add_argument("--api-key", default=None, help="require this bearer key")
@@ -96,6 +120,7 @@ def _demo(args: argparse.Namespace) -> int:
                 "retried error (503 twice, then success)",
                 llm("flaky-2-503").chat_completions([{"role": "user", "content": "Hello?"}]),
             ),
+            ("stream (8 chunks)", _demo_stream(llm("chunks-8"), out, quiet=args.json)),
         ]
     failures = 0
     for title, response in steps:
@@ -107,6 +132,116 @@ def _demo(args: argparse.Namespace) -> int:
     if not args.json:
         out.write("demo finished: " + ("all steps succeeded\n" if not failures else "FAILED\n"))
     return 1 if failures else 0
+
+
+def _demo_stream(llm: Any, out: TextIO, *, quiet: bool) -> LLMResponse:
+    from llmport.streaming import TextDelta
+
+    with llm.stream([{"role": "user", "content": "Count to eight."}]) as stream:
+        if not quiet:
+            out.write("== stream: ")
+        for event in stream:
+            if isinstance(event, TextDelta) and not quiet:
+                out.write(event.text)
+                out.flush()
+        if not quiet:
+            out.write("\n")
+    response: LLMResponse = stream.response
+    return response
+
+
+def _llm(name: str | None) -> Any:
+    from llmport.registry import get_default_llm, get_llm
+
+    return get_llm(name) if name else get_default_llm()
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from llmport.streaming import TextDelta
+
+    llm = _llm(args.llm)
+    messages = [{"role": "user", "content": args.prompt}]
+    if args.stream and not args.json:
+        with llm.stream(messages) as stream:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+        sys.stdout.write("\n")
+        response = stream.response
+    else:
+        response = llm.chat_completions(messages)
+    if args.json:
+        sys.stdout.write(json.dumps(_summary(response)) + "\n")
+    elif not args.stream:
+        sys.stdout.write((response.content or _describe_calls(response)) + "\n")
+    if response.error is not None:
+        sys.stderr.write(f"llmport: {response.error.kind.value}: {response.error.message}\n")
+        return 1
+    return 0
+
+
+def _describe_calls(response: LLMResponse) -> str:
+    return "; ".join(f"{c.name}({json.dumps(c.arguments)})" for c in response.tool_calls)
+
+
+def _ping(args: argparse.Namespace) -> int:
+    llm = _llm(args.llm)
+    response = llm.chat_completions([{"role": "user", "content": "ping"}], max_tokens=16)
+    summary = {
+        "ok": response.ok,
+        "provider": llm.provider_name,
+        "model": response.model or llm.model,
+        "latency_ms": round(response.latency_ms, 1),
+        "attempts": response.attempts,
+        "usage": _summary(response)["usage"],
+        "error_kind": response.error.kind.value if response.error else None,
+    }
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    elif response.ok:
+        sys.stdout.write(
+            f"ok: {summary['provider']} {summary['model']} in {summary['latency_ms']} ms, "
+            f"usage {summary['usage']}\n"
+        )
+    else:
+        assert response.error is not None
+        sys.stdout.write(f"FAILED ({response.error.kind.value}): {response.error.message}\n")
+    return 0 if response.ok else 1
+
+
+def _config(args: argparse.Namespace) -> int:
+    import os
+
+    from llmport.registry import default_provider_name
+
+    name = args.llm or default_provider_name()
+    llm = _llm(name)
+    config = llm.config
+    rows = []
+    for field_name in type(config).model_fields:
+        variable = config.env_name(field_name)
+        value = getattr(config, field_name)
+        if field_name in ("api_key",) and value is not None:
+            value = "****"
+        elif field_name == "extra_headers" and value:
+            value = dict.fromkeys(value, "****")
+        elif hasattr(value, "model_dump"):
+            value = value.model_dump(mode="json")
+        source = "environment" if variable in os.environ else "default"
+        if any(variable + "__" in key for key in os.environ):
+            source = "environment"
+        rows.append({"setting": field_name, "value": value, "source": source, "env": variable})
+    if args.json:
+        out = {"provider": llm.provider_name, "settings": rows}
+        sys.stdout.write(json.dumps(out, default=str) + "\n")
+        return 0
+    sys.stdout.write(f"provider: {llm.provider_name} ({type(llm).__name__})\n")
+    for row in rows:
+        sys.stdout.write(
+            f"  {row['setting']:14} = {row['value']!s:40} [{row['source']}: {row['env']}]\n"
+        )
+    return 0
 
 
 def _summary(response: LLMResponse) -> dict[str, Any]:
