@@ -71,15 +71,48 @@ _ERROR_KIND_BY_TYPE = {
 
 
 def _field(obj: Any, name: str) -> Any:
-    """`obj[name]` for mappings, `obj.name` for objects, None when absent."""
+    """`obj[name]` for mappings, `obj.name` for objects, None when absent.
+
+    Objects are read through their `__dict__` (and pydantic's extras) first: a missing
+    attribute on a pydantic model goes through a slow `__getattr__`, and stream
+    parsing asks for several missing attributes on every chunk.
+    """
+    cls = type(obj)
+    if cls is dict:
+        return obj.get(name)
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
+    is_mapping = _mapping_types.get(cls)
+    if is_mapping is None:
+        is_mapping = _mapping_types[cls] = issubclass(cls, Mapping)
+    if is_mapping:
         return obj.get(name)
+    values = getattr(obj, "__dict__", None)
+    if values is not None:
+        if name in values:
+            return values[name]
+        extra = getattr(obj, "__pydantic_extra__", None)
+        if extra and name in extra:
+            return extra[name]
+        if not _class_defines(cls, name):
+            return None
     try:
         return getattr(obj, name, None)
     except Exception:  # a property that raises is as good as absent
         return None
+
+
+_mapping_types: dict[type, bool] = {}
+_class_attributes: dict[tuple[type, str], bool] = {}
+
+
+def _class_defines(cls: type, name: str) -> bool:
+    """Whether `cls` (or a base) defines `name`, e.g. as a property; cached per class."""
+    key = (cls, name)
+    known = _class_attributes.get(key)
+    if known is None:
+        known = _class_attributes[key] = any(name in vars(k) for k in cls.__mro__)
+    return known
 
 
 def _as_count(value: Any) -> int | None:

@@ -9,7 +9,7 @@ chunk into typed events for callers that show tokens as they arrive. Like
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -231,7 +231,7 @@ class StreamAccumulator:
                 self._usage = parsed
                 events.append(UsageEvent(parsed))
         choices = _field(chunk, "choices")
-        if isinstance(choices, Sequence) and not isinstance(choices, (str, bytes)) and choices:
+        if isinstance(choices, (list, tuple)) and choices:
             events[:0] = self._add_choice(choices[0])
         return events
 
@@ -247,7 +247,7 @@ class StreamAccumulator:
             self._reasoning.append(reasoning)
             events.append(ReasoningDelta(reasoning))
         tool_calls = _field(delta, "tool_calls")
-        if isinstance(tool_calls, Sequence) and not isinstance(tool_calls, (str, bytes)):
+        if isinstance(tool_calls, (list, tuple)):
             for entry in tool_calls:
                 events.append(self._add_tool_fragment(entry))
         finish = _field(choice, "finish_reason")

@@ -48,7 +48,7 @@ def schema_instruction(output_type: type[BaseModel]) -> str:
 
 def validate_output(response: LLMResponse, output_type: type[BaseModel]) -> LLMResponse:
     """Return `response` with `parsed` set, or an ERROR (bad_response) keeping the raw text."""
-    if not response.ok:
+    if not response.ok or response.tool_calls:  # a tool-call turn is not the answer yet
         return response
     text = _strip_code_fence(response.content)
     try:

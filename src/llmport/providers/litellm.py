@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
-from types import ModuleType
 from typing import Any
 
 from pydantic_settings import SettingsConfigDict
@@ -21,11 +20,11 @@ from llmport.config import BaseLLMConfig
 
 __all__ = ["LiteLLM", "LiteLLMConfig"]
 
-_litellm: ModuleType | None = None
+_litellm: Any = None
 _import_lock = threading.Lock()
 
 
-def import_litellm() -> ModuleType:
+def import_litellm() -> Any:
     """Import litellm once, keeping it off the network and quiet on stdout."""
     global _litellm
     if _litellm is None:
@@ -47,6 +46,7 @@ class LiteLLMConfig(BaseLLMConfig):
     `LITELLM_API_BASE`, `LITELLM_TEMPERATURE`, `LITELLM_TOP_P`, `LITELLM_MAX_TOKENS`,
     `LITELLM_SEED`, `LITELLM_TIMEOUT`, `LITELLM_DROP_PARAMS` (default true: parameters a
     backend does not support are dropped instead of failing the call),
+    `LITELLM_DISABLE_STREAMING_LOGGING` (default false),
     `LITELLM_EXTRA_PARAMS` (JSON) and `LITELLM_RETRY__*`. Without an api key, litellm
     falls back to the backend's own variable (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, ...).
     """
@@ -54,6 +54,10 @@ class LiteLLMConfig(BaseLLMConfig):
     model_config = SettingsConfigDict(env_prefix="LITELLM_")
 
     drop_params: bool = True
+    #: `LITELLM_DISABLE_STREAMING_LOGGING`: turn off litellm's per-chunk success logging
+    #: and stream caching, which costs about half of a litellm stream's CPU. It is a
+    #: process-wide litellm switch: it also silences litellm callbacks on streams.
+    disable_streaming_logging: bool = False
 
 
 class LiteLLM(BaseLLM):
@@ -93,7 +97,9 @@ class LiteLLM(BaseLLM):
         return kwargs
 
     def _prepare(self) -> None:
-        import_litellm()
+        litellm = import_litellm()
+        if self.config.disable_streaming_logging:
+            litellm.disable_streaming_logging = True
 
     def _complete(self, request: ChatRequest) -> Any:
         return import_litellm().completion(**self.completion_kwargs(request))

@@ -14,16 +14,13 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Generic, ParamSpec, TypeVar, overload
+from typing import Annotated, Any, overload
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.json_schema import GenerateJsonSchema
 
-__all__ = ["Tool", "describe_validation_error", "serialize_result", "tool"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = ["Tool", "describe_validation_error", "loop_is_running", "serialize_result", "tool"]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SECTION = re.compile(r"^([A-Z][A-Za-z ]*):\s*$")
@@ -31,7 +28,7 @@ _ARGS_SECTIONS = frozenset({"Args", "Arguments", "Parameters"})
 _ARG_LINE = re.compile(r"^(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 
 
-class Tool(Generic[P, R]):
+class Tool:
     """A function the model can call, with its name, description and JSON schema.
 
     Calling the tool object calls the function unchanged, so a decorated function
@@ -45,14 +42,14 @@ class Tool(Generic[P, R]):
 
     def __init__(
         self,
-        function: Callable[P, R],
+        function: Callable[..., Any],
         *,
         name: str | None = None,
         description: str | None = None,
         requires_confirmation: bool = False,
     ) -> None:
         self.function = function
-        self.name = name or function.__name__
+        self.name: str = name or str(getattr(function, "__name__", ""))
         if not _NAME.fullmatch(self.name):
             raise ValueError(
                 f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'; "
@@ -61,8 +58,12 @@ class Tool(Generic[P, R]):
         summary, parameter_docs = _parse_docstring(inspect.getdoc(function) or "")
         self.description = summary if description is None else description
         self.requires_confirmation = requires_confirmation
-        self.is_async = inspect.iscoroutinefunction(function)
-        self.arguments_model = _arguments_model(function, self.name, parameter_docs)
+        self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+            type(function).__call__  # an object with an async __call__
+        )
+        self.arguments_model, self._parameter_of = _arguments_model(
+            function, self.name, parameter_docs
+        )
         self.parameters: dict[str, Any] = self.arguments_model.model_json_schema(
             schema_generator=_WithoutFieldTitles
         )
@@ -73,7 +74,7 @@ class Tool(Generic[P, R]):
         flag = ", requires_confirmation=True" if self.requires_confirmation else ""
         return f"Tool(name={self.name!r}{flag})"
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
 
     def definition(self) -> dict[str, Any]:
@@ -91,7 +92,7 @@ class Tool(Generic[P, R]):
             pydantic.ValidationError: an argument is missing, unknown or of the wrong type.
         """
         validated = self.arguments_model.model_validate(dict(arguments))
-        return {name: getattr(validated, name) for name in type(validated).model_fields}
+        return {parameter: getattr(validated, key) for key, parameter in self._parameter_of.items()}
 
     def call(self, arguments: Mapping[str, Any]) -> Any:
         """Validate `arguments` and run the tool; an async tool runs in `asyncio.run`.
@@ -110,8 +111,8 @@ class Tool(Generic[P, R]):
     def invoke(self, kwargs: Mapping[str, Any]) -> Any:
         """Run the tool with already validated keyword arguments."""
         if not self.is_async:
-            return self.function(**kwargs)  # type: ignore[arg-type]
-        if _loop_is_running():
+            return self.function(**kwargs)
+        if loop_is_running():
             raise RuntimeError(
                 f"tool {self.name!r} is async and an event loop is running: "
                 "use arun_tools() or Tool.acall()"
@@ -121,12 +122,12 @@ class Tool(Generic[P, R]):
     async def ainvoke(self, kwargs: Mapping[str, Any]) -> Any:
         """Async twin of `invoke`: awaits an async tool, runs a sync one in a thread."""
         if self.is_async:
-            return await self.function(**kwargs)  # type: ignore[arg-type,misc]
+            return await self.function(**kwargs)
         return await asyncio.to_thread(functools.partial(self.function, **kwargs))
 
 
 @overload
-def tool(function: Callable[P, R], /) -> Tool[P, R]: ...
+def tool(function: Callable[..., Any], /) -> Tool: ...
 
 
 @overload
@@ -135,17 +136,17 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     requires_confirmation: bool = False,
-) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
+) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
 def tool(
-    function: Callable[P, R] | None = None,
+    function: Callable[..., Any] | None = None,
     /,
     *,
     name: str | None = None,
     description: str | None = None,
     requires_confirmation: bool = False,
-) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function (sync or async) into a `Tool`; usable bare or with arguments.
 
     @tool
@@ -155,7 +156,7 @@ def tool(
     def send_email(to: str, body: str) -> str: ...
     """
 
-    def decorate(function: Callable[P, R]) -> Tool[P, R]:
+    def decorate(function: Callable[..., Any]) -> Tool:
         return Tool(
             function,
             name=name,
@@ -190,35 +191,45 @@ class _WithoutFieldTitles(GenerateJsonSchema):
 
 def _arguments_model(
     function: Callable[..., Any], name: str, parameter_docs: Mapping[str, str]
-) -> type[BaseModel]:
+) -> tuple[type[BaseModel], dict[str, str]]:
+    """A model of the parameters, and its field names -> the parameter names.
+
+    Fields are named `p0`, `p1`, ... and aliased to the parameters, so parameter names
+    such as `schema` or `json` cannot clash with BaseModel's own attributes.
+    """
     try:
-        hints = typing.get_type_hints(function, include_extras=True)
+        signature = inspect.signature(function, eval_str=True)
     except Exception as exc:
         raise TypeError(f"cannot resolve the type hints of tool {name!r}: {exc}") from exc
     fields: dict[str, Any] = {}
-    for parameter in inspect.signature(function).parameters.values():
+    parameter_of: dict[str, str] = {}
+    for index, parameter in enumerate(signature.parameters.values()):
         if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
             raise TypeError(
                 f"tool {name!r}: parameter {parameter.name!r} must be a named parameter "
                 "(no *args, **kwargs or positional-only parameters)"
             )
-        annotation = hints.get(parameter.name, Any)
+        info: dict[str, Any] = {"alias": parameter.name}
         if parameter.name in parameter_docs:
-            annotation = _with_description(annotation, parameter_docs[parameter.name])
+            info["description"] = parameter_docs[parameter.name]
+        hint = Any if parameter.annotation is parameter.empty else parameter.annotation
+        annotation = _annotated(hint, Field(**info))
         default = ... if parameter.default is parameter.empty else parameter.default
-        fields[parameter.name] = (annotation, default)
+        fields[f"p{index}"] = (annotation, default)
+        parameter_of[f"p{index}"] = parameter.name
     model: type[BaseModel] = create_model(
         f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
     )
-    return model
+    return model, parameter_of
 
 
-def _with_description(annotation: Any, description: str) -> Any:
-    # The docstring's description goes first so that one given in Annotated wins.
+def _annotated(annotation: Any, field: Any) -> Any:
+    # `field` goes first so that a Field the user wrote in Annotated wins over it.
     if typing.get_origin(annotation) is Annotated:
         base, *metadata = typing.get_args(annotation)
-        return Annotated.__class_getitem__((base, Field(description=description), *metadata))  # type: ignore[attr-defined]
-    return Annotated[annotation, Field(description=description)]
+        params = (base, field, *metadata)
+        return Annotated[params]
+    return Annotated[annotation, field]
 
 
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
@@ -245,7 +256,8 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     return "\n".join(summary).strip(), parameters
 
 
-def _loop_is_running() -> bool:
+def loop_is_running() -> bool:
+    """True when called from inside a running asyncio event loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
