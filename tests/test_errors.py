@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from llmport import ErrorKind, classify
-from llmport.errors import kind_for_status, parse_retry_after, redact, summarise_body
+from llmport.errors import kind_for_status, parse_retry_after
+from llmport.redaction import redact, summarise_body
 
 
 def litellm_exception_classes() -> list[type[BaseException]]:

@@ -21,10 +21,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from llmport._validation import (
+    check_messages,
+    check_sampling,
+    check_stop,
+    check_tools,
+    positive_number,
+)
 from llmport.config import BaseLLMConfig
-from llmport.errors import ConfigurationError, classify, redact, register_secret
+from llmport.errors import ConfigurationError, classify
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.parsing import parse_completion
+from llmport.redaction import redact, register_secret
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 from llmport.response_stream import AsyncResponseStream, ResponseStream, StreamingUnsupportedError
 from llmport.structured import (
@@ -297,14 +305,14 @@ class BaseLLM(abc.ABC):
         if not isinstance(model, str):
             raise ValueError(f"model must be a string, got {type(model).__name__}")
         timeout = overrides.pop("timeout", None)
-        timeout = config.timeout if timeout is None else _positive_number("timeout", timeout)
+        timeout = config.timeout if timeout is None else positive_number("timeout", timeout)
         params: dict[str, Any] = dict(config.extra_params)
         for name in _SAMPLING_FIELDS:
             value = overrides.pop(name, getattr(config, name))
             if value is not None:
-                params[name] = _check_sampling(name, value)
+                params[name] = check_sampling(name, value)
         params.update(overrides)
-        checked_messages = _check_messages(messages)
+        checked_messages = check_messages(messages)
         output_type = None
         if is_output_type(response_format):
             output_type = response_format
@@ -317,9 +325,9 @@ class BaseLLM(abc.ABC):
         return ChatRequest(
             model=model,
             messages=checked_messages,
-            tools=_check_tools(tools),
+            tools=check_tools(tools),
             tool_choice=tool_choice,
-            stop=_check_stop(stop),
+            stop=check_stop(stop),
             response_format=response_format,
             timeout=timeout,
             params=params,
@@ -435,83 +443,3 @@ class BaseLLM(abc.ABC):
 
 def _explicit_fields(config: BaseLLMConfig) -> dict[str, Any]:
     return {name: getattr(config, name) for name in config.model_fields_set}
-
-
-def _positive_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
-def _check_sampling(name: str, value: Any) -> Any:
-    if name in ("max_tokens", "seed"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-        if name == "max_tokens" and value <= 0:
-            raise ValueError(f"max_tokens must be positive, got {value}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    upper = 2.0 if name == "temperature" else 1.0
-    if not 0 <= value <= upper:
-        raise ValueError(f"{name} must be between 0 and {upper}, got {value}")
-    return value
-
-
-def _check_messages(messages: Any) -> list[dict[str, Any]]:
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-        raise ValueError(
-            "messages must be a list of {'role': ..., 'content': ...} dicts, "
-            f"got {type(messages).__name__}"
-        )
-    if not messages:
-        raise ValueError("messages must not be empty")
-    checked: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, Mapping):
-            raise ValueError(
-                f"messages[{index}] must be a dict with 'role' and 'content', "
-                f"got {type(message).__name__}"
-            )
-        role = message.get("role")
-        if not isinstance(role, str) or not role:
-            raise ValueError(f"messages[{index}] has no 'role' (e.g. 'user', 'system')")
-        if "content" not in message and not message.get("tool_calls"):
-            raise ValueError(f"messages[{index}] ({role}) has no 'content'")
-        content = message.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise ValueError(
-                f"messages[{index}].content must be a string or a list of parts, "
-                f"got {type(content).__name__}"
-            )
-        checked.append(message if isinstance(message, dict) else dict(message))
-    return checked
-
-
-def _check_tools(tools: Any) -> list[dict[str, Any]] | None:
-    if tools is None:
-        return None
-    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence):
-        raise ValueError(f"tools must be a list of tool definitions, got {type(tools).__name__}")
-    checked: list[dict[str, Any]] = []
-    for index, tool in enumerate(tools):
-        if not isinstance(tool, Mapping):
-            raise ValueError(f"tools[{index}] must be a dict, got {type(tool).__name__}")
-        function = tool.get("function")
-        if tool.get("type", "function") == "function" and (
-            not isinstance(function, Mapping) or not function.get("name")
-        ):
-            raise ValueError(
-                f"tools[{index}] must look like "
-                "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
-            )
-        checked.append(tool if isinstance(tool, dict) else dict(tool))
-    return checked or None
-
-
-def _check_stop(stop: Any) -> str | list[str] | None:
-    if stop is None or isinstance(stop, str):
-        return stop
-    if isinstance(stop, Sequence) and all(isinstance(s, str) for s in stop):
-        return list(stop) or None
-    raise ValueError(f"stop must be a string or a list of strings, got {stop!r}")

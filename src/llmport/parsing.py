@@ -18,7 +18,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmport.errors import ErrorKind, kind_for_status, redact, summarise_body
+from llmport.errors import ErrorKind, kind_for_status
+from llmport.redaction import redact, summarise_body
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus, ToolCall, Usage
 
 __all__ = [

@@ -28,7 +28,8 @@ from typing_extensions import Self
 
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
-from llmport.errors import ErrorKind, summarise_body
+from llmport.errors import ErrorKind
+from llmport.redaction import summarise_body
 from llmport.response import LLMError
 from llmport.streaming import SSEDecoder
 

@@ -1,0 +1,84 @@
+"""One redactor for everything that leaves llmport: messages, logs, content.
+
+Removes configured secrets wherever they appear, and anything shaped like a
+credential; reduces upstream bodies to a short description (never the body).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["redact", "register_secret", "summarise_body"]
+
+
+_known_secrets: set[str] = set()
+_SECRET_PATTERNS = (
+    re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}"),
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-.=:/+]{6,}"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|x-api-key|token|secret|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}]+"
+    ),
+    re.compile(r"\bAKIA[0-9A-Z]{12,}\b"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}\b"),
+)
+_MAX_MESSAGE = 300
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so `redact()` removes it wherever it appears."""
+    if value and len(value) >= 6:
+        _known_secrets.add(value)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove API keys and other credentials from text meant for messages and logs."""
+    for secret in (*secrets, *_known_secrets):
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + "[REDACTED]", text)
+        else:
+            text = pattern.sub("[REDACTED]", text)
+    return text
+
+
+def summarise_body(body: str) -> str:
+    """A short, safe description of an upstream body: never the body itself."""
+    text = body.strip()
+    if not text:
+        return "empty body"
+    if text[:200].lower().lstrip().startswith(("<!doctype", "<html", "<?xml", "<head", "<body")):
+        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        name = title.group(1).strip()[:80] if title else "no title"
+        return f"HTML page instead of JSON ({name})"
+    start = text.find("{")
+    if start >= 0:
+        try:
+            data = json.loads(text[start:])
+        except ValueError:
+            pass
+        else:
+            message = _error_message_from(data)
+            if message:
+                return _shorten(message)
+    return _shorten(text.splitlines()[0])
+
+
+def _error_message_from(data: Any) -> str | None:
+    if isinstance(data, Mapping):
+        error = data.get("error", data)
+        if isinstance(error, Mapping):
+            message = error.get("message") or error.get("detail")
+            if isinstance(message, str):
+                return message
+        if isinstance(error, str):
+            return error
+    return None
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
