@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
+import llmport
 from llmport.testing.pytest_plugin import ENV_NAMES, ENV_PREFIXES
 
 # Collection may import litellm (test_errors enumerates its exceptions): keep it offline.
@@ -19,3 +21,11 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_llm_cache() -> Iterator[None]:
+    """Cached instances and loaded profiles never leak from one test into the next."""
+    llmport.reset()
+    yield
+    llmport.reset()

@@ -21,6 +21,7 @@ def test_all_names_exist_and_are_documented() -> None:
 
 def test_all_is_pinned() -> None:
     assert set(llmport.__all__) == {
+        "AsyncResponseStream",
         "AuthenticationError",
         "BadResponseError",
         "BaseLLM",
@@ -30,9 +31,13 @@ def test_all_is_pinned() -> None:
         "ContentFilterError",
         "ContextLengthError",
         "ErrorKind",
+        "FallbackLLM",
+        "FallbackLLMConfig",
+        "FinishEvent",
         "InvalidRequestError",
         "LLMConnectionError",
         "LLMError",
+        "LLMHooks",
         "LLMPortError",
         "LLMResponse",
         "LLMResponseStatus",
@@ -42,26 +47,48 @@ def test_all_is_pinned() -> None:
         "NotFoundError",
         "OpenAICompatible",
         "OpenAICompatibleConfig",
+        "PendingConfirmation",
         "PermissionDeniedError",
+        "Profiles",
         "ProviderError",
         "QuotaExceededError",
         "RateLimitError",
+        "ReasoningDelta",
+        "ResponseStream",
         "RetryPolicy",
         "ServerError",
+        "StreamEvent",
+        "TextDelta",
+        "Tool",
         "ToolCall",
+        "ToolCallDelta",
+        "ToolLoopResult",
+        "ToolLoopStatus",
         "Usage",
+        "UsageEvent",
         "__version__",
+        "add_hooks",
+        "aresume_tools",
+        "arun_tools",
         "available_providers",
         "classify",
         "get_default_llm",
         "get_llm",
+        "load_profiles",
         "register_provider",
+        "remove_hooks",
+        "reset",
+        "resume_tools",
+        "run_tools",
+        "tool",
     }
 
 
 def test_public_names_are_exported_from_their_home_module() -> None:
     for name in llmport.__all__:
         obj = getattr(llmport, name)
+        if not callable(obj):  # type aliases such as StreamEvent, and __version__
+            continue
         module = getattr(obj, "__module__", "llmport")
         assert module.startswith("llmport"), name
 

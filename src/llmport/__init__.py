@@ -30,10 +30,39 @@ from llmport.errors import (
     ServerError,
     classify,
 )
+from llmport.fallback import FallbackLLM, FallbackLLMConfig
+from llmport.hooks import LLMHooks, add_hooks, remove_hooks
+from llmport.profiles import Profiles, load_profiles
 from llmport.providers.litellm import LiteLLM, LiteLLMConfig
 from llmport.providers.openai_compatible import OpenAICompatible, OpenAICompatibleConfig
-from llmport.registry import available_providers, get_default_llm, get_llm, register_provider
+from llmport.registry import (
+    available_providers,
+    get_default_llm,
+    get_llm,
+    register_provider,
+    reset,
+)
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus, ToolCall, Usage
+from llmport.response_stream import AsyncResponseStream, ResponseStream
+from llmport.streaming import (
+    FinishEvent,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+from llmport.tools import (
+    PendingConfirmation,
+    Tool,
+    ToolLoopResult,
+    ToolLoopStatus,
+    aresume_tools,
+    arun_tools,
+    resume_tools,
+    run_tools,
+    tool,
+)
 
 try:
     __version__ = version("llmport")
@@ -41,6 +70,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 __all__ = [
+    "AsyncResponseStream",
     "AuthenticationError",
     "BadResponseError",
     "BaseLLM",
@@ -50,9 +80,13 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthError",
     "ErrorKind",
+    "FallbackLLM",
+    "FallbackLLMConfig",
+    "FinishEvent",
     "InvalidRequestError",
     "LLMConnectionError",
     "LLMError",
+    "LLMHooks",
     "LLMPortError",
     "LLMResponse",
     "LLMResponseStatus",
@@ -62,18 +96,38 @@ __all__ = [
     "NotFoundError",
     "OpenAICompatible",
     "OpenAICompatibleConfig",
+    "PendingConfirmation",
     "PermissionDeniedError",
+    "Profiles",
     "ProviderError",
     "QuotaExceededError",
     "RateLimitError",
+    "ReasoningDelta",
+    "ResponseStream",
     "RetryPolicy",
     "ServerError",
+    "StreamEvent",
+    "TextDelta",
+    "Tool",
     "ToolCall",
+    "ToolCallDelta",
+    "ToolLoopResult",
+    "ToolLoopStatus",
     "Usage",
+    "UsageEvent",
     "__version__",
+    "add_hooks",
+    "aresume_tools",
+    "arun_tools",
     "available_providers",
     "classify",
     "get_default_llm",
     "get_llm",
+    "load_profiles",
     "register_provider",
+    "remove_hooks",
+    "reset",
+    "resume_tools",
+    "run_tools",
+    "tool",
 ]

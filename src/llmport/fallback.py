@@ -9,7 +9,8 @@ A group is itself a `BaseLLM`: tools, stop, response_format, per-call overrides
 and metadata reach every member unchanged, and each member builds its own request
 from its own config. The answer is the member's response, so `response.provider`
 and `response.model` say which member answered; `attempts` counts every attempt
-across the members tried and `latency_ms` covers the whole group call.
+across the members tried and `latency_ms` covers the whole group call. Streaming
+falls back too, as long as the failing member has not sent its first event.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.hooks import LLMHooks, emit
 from llmport.response import LLMResponse
+from llmport.response_stream import AsyncResponseStream, ResponseStream
 
-__all__ = ["DEFAULT_FALLBACK_ON", "FallbackLLM", "FallbackLLMConfig"]
+__all__ = ["DEFAULT_FALLBACK_ON", "FallbackLLM", "FallbackLLMConfig", "error_kinds"]
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +168,54 @@ class FallbackLLM(BaseLLM):
                 break
         return self._end(request, answers, started)
 
+    def stream(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        *,
+        tool_choice: Any = None,
+        **overrides: Any,
+    ) -> ResponseStream:
+        """Stream from the first member that starts answering.
+
+        A member that fails before its first event is skipped like a failed call; once a
+        member has sent an event, its stream is the answer (text cannot be taken back).
+        """
+        from llmport._fallback_stream import FallbackStream
+
+        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        return FallbackStream(
+            self,
+            replace(request, stream=True),
+            lambda member: member.stream(
+                messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
+            ),
+        )
+
+    def astream(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_format: Any = None,
+        *,
+        tool_choice: Any = None,
+        **overrides: Any,
+    ) -> AsyncResponseStream:
+        """Async twin of `stream`."""
+        from llmport._fallback_stream import AsyncFallbackStream
+
+        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        return AsyncFallbackStream(
+            self,
+            replace(request, stream=True),
+            lambda member: member.astream(
+                messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
+            ),
+        )
+
     def _complete(self, request: ChatRequest) -> Any:
         """Never used: the group delegates whole calls to its members."""
         raise NotImplementedError("FallbackLLM delegates whole calls to its members")
@@ -183,9 +233,12 @@ class FallbackLLM(BaseLLM):
     ) -> tuple[ChatRequest, float]:
         # Checking the arguments once here makes a bad call raise before any member runs.
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        self._announce(request)
+        return request, time.monotonic()
+
+    def _announce(self, request: ChatRequest) -> None:
         if self.hooks:
             emit(self.hooks, "on_request", self, request)
-        return request, time.monotonic()
 
     def _moves_on(self, member: BaseLLM, answers: list[LLMResponse]) -> bool:
         """Whether the last answer hands the call to the next member (and logs it)."""

@@ -161,8 +161,18 @@ def build_provider(name: str, settings: Mapping[str, Any]) -> BaseLLM:
     provider = _resolve(name)
     if not set(settings) <= set(provider.config_class.model_fields):
         return provider(**settings)
+    # Loading a config costs ~1 ms; the same arguments and environment give the same config.
+    quick = _quick_key(provider, settings)
+    with _instances_lock:
+        instance: BaseLLM | None = _instances.get(quick) if quick else None
+    if instance is not None:
+        return instance
     config = provider.config_class.load(**settings)
-    return cached((provider, config_fingerprint(config)), lambda: provider(config=config))
+    instance = cached((provider, config_fingerprint(config)), lambda: provider(config=config))
+    if quick is not None:
+        with _instances_lock:
+            _instances.setdefault(quick, instance)
+    return instance
 
 
 def cached(key: Hashable, build: Callable[[], _T]) -> _T:
@@ -171,7 +181,7 @@ def cached(key: Hashable, build: Callable[[], _T]) -> _T:
         instance = _instances.get(key)
         if instance is None:
             instance = _instances[key] = build()
-        return instance  # type: ignore[no-any-return]
+        return instance
 
 
 def reset() -> None:
@@ -212,6 +222,20 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, str) or value is None or isinstance(value, (int, float, bool)):
         return value
     return repr(value)
+
+
+def _quick_key(provider: type[BaseLLM], settings: Mapping[str, Any]) -> Hashable | None:
+    """A digest of the arguments and the provider's env variables, or None when the
+    config class may read other sources (no env prefix, or a dotenv file)."""
+    model_config = provider.config_class.model_config
+    prefix = str(model_config.get("env_prefix") or "").upper()
+    if not prefix or model_config.get("env_file"):
+        return None
+    environment = sorted(
+        (k.upper(), v) for k, v in os.environ.items() if k.upper().startswith(prefix)
+    )
+    encoded = json.dumps([_canonical(dict(settings)), environment], sort_keys=True, default=repr)
+    return ("arguments", provider, _digest(encoded))
 
 
 def _digest(secret: str) -> str:

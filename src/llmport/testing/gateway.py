@@ -17,6 +17,7 @@ import http
 import ipaddress
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -60,6 +61,8 @@ MODELS: dict[str, str] = {
     "stream-cut": "streamed: a few chunks, then the connection drops without [DONE]",
     "stream-stall": "streamed: a few chunks, then silence until the client gives up",
     "drip-<ms>": "streamed: 20 chunks ('tok0 tok1 ...'), <ms> milliseconds apart",
+    "chaos-<seed>": "20% faults (429 Retry-After 0, 503, reset, stall) drawn from the seed and "
+    "the request number; the rest answer like echo",
     "no-stream": "answers like fixed, but rejects stream=true with a 400",
     "stream-<shape>": "stream only: canned odd shapes (see llmport.testing.stream_shapes)",
 }
@@ -326,7 +329,21 @@ def _flaky_model(call: _Call, match: re.Match[str]) -> _Outcome:
     return _status_error(status, call.model)
 
 
+def _chaos_model(call: _Call, match: re.Match[str]) -> _Outcome:
+    """Fault or echo, drawn from the seed and this model's request number (so repeatable)."""
+    draw = random.Random(f"{match[1]}:{call.attempt}").random()
+    if draw >= 0.2:
+        return _echo(call)
+    fault = int(draw / 0.05)  # four faults, 5% each
+    if fault == 0:
+        return _status_error(429, call.model, retry_after="0")
+    if fault == 1:
+        return _status_error(503, call.model)
+    return "reset" if fault == 2 else "stall"
+
+
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[_Call, re.Match[str]], _Outcome]]] = [
+    (re.compile(r"chaos-(\d{1,9})"), _chaos_model),
     (re.compile(r"error-([45]\d\d)(?:-(context|quota|retry-(\d+(?:\.\d+)?)))?"), _error_model),
     (re.compile(r"slow-(\d{1,7})"), lambda c, m: _Delay(int(m[1]) / 1000, _Completion(FIXED_TEXT))),
     (re.compile(r"flaky-(\d{1,6})-(reset|[45]\d\d)"), _flaky_model),

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from llmport.registry import reset
 from llmport.testing.fake import FakeLLM
 from llmport.testing.gateway import LocalGateway
 from llmport.testing.network import block_non_loopback
@@ -67,8 +68,13 @@ def fake_llm() -> FakeLLM:
 
 
 @pytest.fixture
-def llm_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Clear llmport-related environment variables; returns a setter for new ones."""
+def llm_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Clear llmport-related environment variables; returns a setter for new ones.
+
+    Cached provider instances and loaded profiles are cleared before and after, so
+    each test builds from its own environment.
+    """
+    reset()
     for name in list(os.environ):
         if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
@@ -77,7 +83,8 @@ def llm_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
 
-    return set_env
+    yield set_env
+    reset()
 
 
 @pytest.fixture(scope="session")
