@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from llmport.testing.gateway import MODELS, _behaviour, _Call, _Completion, _Raw
+from llmport.testing._gateway_models import MODELS, _behaviour, _Call, _Completion, _Raw
 
 MESSAGES = [{"role": "user", "content": "ping"}]
 
