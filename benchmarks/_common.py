@@ -9,6 +9,7 @@ ratios. Everything talks to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
 import platform
@@ -20,7 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 
@@ -119,25 +121,30 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def spread(values: Sequence[float]) -> str:
+def spread(values: Sequence[float], digits: int = 0) -> str:
     """`min..max` of the rounds, to show how noisy a median is."""
-    return f"{min(values):.3g}..{max(values):.3g}"
+    return f"{min(values):.{digits}f}..{max(values):.{digits}f}"
 
 
-def interleaved_rounds(variants: Mapping[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+def interleaved_rounds(variants: Mapping[K, Callable[[], T]], rounds: int) -> dict[K, list[T]]:
     """Run every variant once per round, rotating the order each round.
 
     Rotation keeps a slow moment of the machine (or a warm cache) from always
     favouring the same variant; the caller compares variants round by round.
     """
     names = list(variants)
-    results: dict[str, list[T]] = {name: [] for name in names}
+    results: dict[K, list[T]] = {name: [] for name in names}
     for index in range(rounds):
-        shift = index % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in rotated(names, index):
             gc.collect()
             results[name].append(variants[name]())
     return results
+
+
+def rotated(items: Sequence[T], index: int) -> list[T]:
+    """`items` rotated left by `index` places (round `index` starts with a different one)."""
+    shift = index % len(items)
+    return [*items[shift:], *items[:shift]]
 
 
 def round_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
@@ -171,6 +178,75 @@ def goal(name: str, measured: float, target: float, *, at_most: bool, unit: str 
         f"{'met' if met else 'not met'}"
     )
     return met
+
+
+# --- load ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """The outcome of one run of `drive`."""
+
+    requests: int
+    errors: int
+    seconds: float
+    latencies_s: list[float]
+    client_cpu_s: float
+    gateway_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies_s, 50) * 1000
+
+    @property
+    def p95_ms(self) -> float:
+        return percentile(self.latencies_s, 95) * 1000
+
+
+async def drive(
+    send: Callable[[], Awaitable[bool]],
+    total: int,
+    concurrency: int,
+    timeout: float = 120,
+    gateway: GatewayProcess | None = None,
+) -> Load:
+    """Send `total` requests with `concurrency` always in flight; `send` returns success.
+
+    Each of `concurrency` workers sends its next request as soon as the last one
+    answers, so the load is closed-loop: the rate is what client and server sustain.
+    """
+    latencies: list[float] = []
+    errors = 0
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining, errors
+        while remaining > 0:
+            remaining -= 1
+            began = time.perf_counter()
+            try:
+                succeeded = await send()
+            except Exception:
+                succeeded = False
+            latencies.append(time.perf_counter() - began)
+            errors += not succeeded
+
+    gateway_began = gateway.cpu_seconds() if gateway else 0.0
+    cpu_began, began = time.process_time(), time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout)
+    seconds = time.perf_counter() - began
+    return Load(
+        requests=total,
+        errors=errors,
+        seconds=seconds,
+        latencies_s=latencies,
+        client_cpu_s=time.process_time() - cpu_began,
+        gateway_cpu_s=(gateway.cpu_seconds() - gateway_began) if gateway else 0.0,
+    )
 
 
 # --- child processes ----------------------------------------------------------------------
@@ -241,9 +317,22 @@ gateway.serve_forever()
 """
 
 
+@dataclass(frozen=True)
+class GatewayProcess:
+    """The local gateway running in a child process."""
+
+    base_url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the gateway process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def gateway_process(startup_timeout: float = 60) -> Iterator[str]:
-    """Run the local gateway in its own process (own CPU time and GIL); yield its base URL.
+def gateway_process(startup_timeout: float = 60) -> Iterator[GatewayProcess]:
+    """Run the local gateway in its own process (own CPU time and GIL) until the block ends.
 
     Requests are not recorded, so memory stays flat over thousands of calls. The
     process is terminated on exit, whatever happens inside the block.
@@ -257,8 +346,7 @@ def gateway_process(startup_timeout: float = 60) -> Iterator[str]:
             text=True,
         )
         try:
-            base_url = _wait_for_gateway(process, startup_timeout)
-            yield base_url
+            yield GatewayProcess(_wait_for_gateway(process, startup_timeout), process.pid)
         except BaseException:
             if process.poll() is not None:
                 errors.seek(0)

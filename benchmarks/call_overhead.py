@@ -1,7 +1,8 @@
 """Per-call overhead: llmport providers vs the raw call they wrap, one request at a time.
 
-Pairs, each measured side by side in interleaved rounds against a gateway that runs
-in its own process:
+The two variants of a pair take turns call by call (A B A B ...), so both see the
+same machine load; rounds repeat this with the order rotated. The gateway runs in
+its own process. Pairs:
 
 - `LiteLLM` provider vs `litellm.completion` with the same arguments (sync), and
   vs `litellm.acompletion` (async, sequential awaits). Goal: <= 1.05x.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -31,11 +33,11 @@ from _common import (
     gateway_process,
     goal,
     import_litellm,
-    interleaved_rounds,
     median,
     parse_args,
     print_header,
     print_table,
+    rotated,
     round_ratios,
     spread,
 )
@@ -43,131 +45,178 @@ from _common import (
 
 @dataclass(frozen=True)
 class Batch:
-    """One batch of sequential calls: median wall time and mean CPU time per call."""
+    """One variant in one round: median wall time and mean CPU time per call."""
 
     wall_s: float
     cpu_s: float
 
 
-def measure_sync(call: Callable[[], None], calls: int) -> Batch:
-    walls: list[float] = []
-    cpu_started = time.process_time()
-    for _ in range(calls):
-        began = time.perf_counter()
-        call()
-        walls.append(time.perf_counter() - began)
-    return Batch(median(walls), (time.process_time() - cpu_started) / calls)
+def _batches(walls: dict[str, list[float]], cpus: dict[str, float], calls: int) -> dict[str, Batch]:
+    return {name: Batch(median(walls[name]), cpus[name] / calls) for name in walls}
 
 
-async def _measure_async(call: Callable[[], Awaitable[None]], calls: int) -> Batch:
-    walls: list[float] = []
-    cpu_started = time.process_time()
+def alternate_sync(variants: dict[str, Callable[[], None]], calls: int) -> dict[str, Batch]:
+    """Call the variants in turn, one call each, `calls` times: A B C A B C ...
+
+    Alternating single calls puts every variant under the same machine load, which
+    on a noisy machine matters more than anything else.
+    """
+    walls: dict[str, list[float]] = {name: [] for name in variants}
+    cpus = dict.fromkeys(variants, 0.0)
     for _ in range(calls):
-        began = time.perf_counter()
-        await call()
-        walls.append(time.perf_counter() - began)
-    return Batch(median(walls), (time.process_time() - cpu_started) / calls)
+        for name, call in variants.items():
+            cpu_began, began = time.process_time(), time.perf_counter()
+            call()
+            walls[name].append(time.perf_counter() - began)
+            cpus[name] += time.process_time() - cpu_began
+    return _batches(walls, cpus, calls)
+
+
+async def alternate_async(
+    variants: dict[str, Callable[[], Awaitable[None]]], calls: int
+) -> dict[str, Batch]:
+    """`alternate_sync` for coroutines: one awaited call at a time."""
+    walls: dict[str, list[float]] = {name: [] for name in variants}
+    cpus = dict.fromkeys(variants, 0.0)
+    for _ in range(calls):
+        for name, call in variants.items():
+            cpu_began, began = time.process_time(), time.perf_counter()
+            await call()
+            walls[name].append(time.perf_counter() - began)
+            cpus[name] += time.process_time() - cpu_began
+    return _batches(walls, cpus, calls)
+
+
+def _run_sync(group: dict[str, Callable[[], None]], index: int, calls: int) -> dict[str, Batch]:
+    return alternate_sync({name: group[name] for name in rotated(list(group), index)}, calls)
+
+
+def _run_async(
+    loop: asyncio.AbstractEventLoop,
+    group: dict[str, Callable[[], Awaitable[None]]],
+    index: int,
+    calls: int,
+) -> dict[str, Batch]:
+    order = {name: group[name] for name in rotated(list(group), index)}
+    return loop.run_until_complete(alternate_async(order, calls))
 
 
 def main() -> None:
     args = parse_args(__doc__ or "")
     rounds, calls, warmup = (3, 40, 20) if args.quick else (5, 200, 50)
     print_header("call overhead: llmport vs the raw call", args.quick)
-    print(f"{rounds} interleaved rounds x {calls} sequential calls per variant, after {warmup}")
-    print("warm-up calls each; the gateway runs in a separate process.\n")
+    print(f"{rounds} rounds; in each, the two variants of a pair take turns call by call,")
+    print(f"{calls} calls each (after {warmup} warm-up calls); orders rotate per round.")
+    print("The gateway runs in a separate process.\n")
+    loop = asyncio.new_event_loop()
+    try:
+        with gateway_process() as gateway:
+            results = measure(gateway.base_url, loop, rounds, calls, warmup)
+    finally:
+        loop.close()
+    report(results)
 
+
+def measure(
+    base_url: str, loop: asyncio.AbstractEventLoop, rounds: int, calls: int, warmup: int
+) -> dict[str, list[Batch]]:
     litellm = import_litellm()
     import httpx
 
-    from llmport import LiteLLM, RetryPolicy
+    from llmport import LiteLLM, LLMResponse, RetryPolicy
     from llmport.providers.openai_compatible import OpenAICompatible
 
-    loop = asyncio.new_event_loop()
-    with gateway_process() as base_url:
-        llmport_litellm = LiteLLM(
-            chat_model="openai/fixed", api_base=base_url, api_key=API_KEY, retry=RetryPolicy.never()
-        )
-        raw_kwargs: dict[str, Any] = {
-            "model": "openai/fixed",
-            "messages": MESSAGES,
-            "api_base": base_url,
-            "api_key": API_KEY,
-            "num_retries": 0,
-            "drop_params": True,
-            "timeout": 60,
-        }
-        provider_kwargs = llmport_litellm.completion_kwargs(llmport_litellm.build_request(MESSAGES))
-        if provider_kwargs != raw_kwargs:
-            raise RuntimeError(f"arguments differ: {provider_kwargs} vs {raw_kwargs}")
+    never = RetryPolicy.never()
+    wrapped = LiteLLM(chat_model="openai/fixed", api_base=base_url, api_key=API_KEY, retry=never)
+    raw_kwargs: dict[str, Any] = {
+        "model": "openai/fixed",
+        "messages": MESSAGES,
+        "api_base": base_url,
+        "api_key": API_KEY,
+        "num_retries": 0,
+        "drop_params": True,
+        "timeout": 60,
+    }
+    if wrapped.completion_kwargs(wrapped.build_request(MESSAGES)) != raw_kwargs:
+        raise RuntimeError("the LiteLLM provider would not pass the same arguments")
+    fast = OpenAICompatible(chat_model="fixed", base_url=base_url, api_key=None, retry=never)
+    # The same settings OpenAICompatible gives its own pooled clients.
+    url = f"{base_url}/chat/completions"
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    client = httpx.Client(headers=headers, timeout=60, limits=limits, follow_redirects=False)
+    session = loop.run_until_complete(_open_session(headers))
 
-        fast = OpenAICompatible(
-            chat_model="fixed", base_url=base_url, api_key=None, retry=RetryPolicy.never()
-        )
-        # The same settings OpenAICompatible gives its own pooled clients.
-        url = f"{base_url}/chat/completions"
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        client = httpx.Client(headers=headers, timeout=60, limits=limits, follow_redirects=False)
-        session = loop.run_until_complete(_open_session(headers))
+    def ok(response: LLMResponse) -> None:
+        if not response.status:
+            raise RuntimeError(f"call failed: {response.error}")
 
-        def ok(response: Any) -> None:
-            if not response.status:
-                raise RuntimeError(f"call failed: {response.error}")
+    def raw_body() -> bytes:
+        return json.dumps({"model": "fixed", "messages": MESSAGES}).encode()
 
-        def raw_body() -> bytes:
-            return json.dumps({"model": "fixed", "messages": MESSAGES}).encode()
+    def raw_httpx() -> None:
+        response = client.post(url, content=raw_body())
+        response.raise_for_status()
+        expect_text(json.loads(response.content)["choices"][0]["message"]["content"])
 
-        def raw_httpx() -> None:
-            response = client.post(url, content=raw_body())
+    async def raw_aiohttp() -> None:
+        async with session.post(url, data=raw_body()) as response:
             response.raise_for_status()
-            json.loads(response.content)["choices"][0]["message"]["content"]
+            content = await response.read()
+        expect_text(json.loads(content)["choices"][0]["message"]["content"])
 
-        async def raw_aiohttp() -> None:
-            async with session.post(url, data=raw_body()) as response:
-                response.raise_for_status()
-                content = await response.read()
-            json.loads(content)["choices"][0]["message"]["content"]
+    async def wrapped_async() -> None:
+        ok(await wrapped.achat_completions(MESSAGES))
 
-        async def llmport_litellm_async() -> None:
-            ok(await llmport_litellm.achat_completions(MESSAGES))
+    async def raw_litellm_async() -> None:
+        expect_text((await litellm.acompletion(**raw_kwargs)).choices[0].message.content)
 
-        async def raw_litellm_async() -> None:
-            (await litellm.acompletion(**raw_kwargs)).choices[0].message.content
+    async def fast_async() -> None:
+        ok(await fast.achat_completions(MESSAGES))
 
-        async def fast_async() -> None:
-            ok(await fast.achat_completions(MESSAGES))
-
-        sync_calls: dict[str, Callable[[], None]] = {
-            "LiteLLM provider (sync)": lambda: ok(llmport_litellm.chat_completions(MESSAGES)),
-            "litellm.completion": lambda: litellm.completion(**raw_kwargs).choices[0],
+    # Pairs alternate call by call. litellm leaves work to background threads after each
+    # call, so its pairs never share a group with the lean variants (it would bill them).
+    sync_groups: list[dict[str, Callable[[], None]]] = [
+        {
+            "LiteLLM provider (sync)": lambda: ok(wrapped.chat_completions(MESSAGES)),
+            "litellm.completion": lambda: expect_text(
+                litellm.completion(**raw_kwargs).choices[0].message.content
+            ),
+        },
+        {
             "OpenAICompatible (sync)": lambda: ok(fast.chat_completions(MESSAGES)),
             "httpx.Client.post + json.loads": raw_httpx,
-        }
-        async_calls: dict[str, Callable[[], Awaitable[None]]] = {
-            "LiteLLM provider (async)": llmport_litellm_async,
-            "litellm.acompletion": raw_litellm_async,
-            "OpenAICompatible (async)": fast_async,
-            "aiohttp post + json.loads": raw_aiohttp,
-        }
-        def measure_async(call: Callable[[], Awaitable[None]], count: int) -> Batch:
-            return loop.run_until_complete(_measure_async(call, count))
+        },
+    ]
+    async_groups: list[dict[str, Callable[[], Awaitable[None]]]] = [
+        {"LiteLLM provider (async)": wrapped_async, "litellm.acompletion": raw_litellm_async},
+        {"OpenAICompatible (async)": fast_async, "aiohttp post + json.loads": raw_aiohttp},
+    ]
+    runs: list[Callable[[int, int], dict[str, Batch]]] = [
+        *(functools.partial(_run_sync, group) for group in sync_groups),
+        *(functools.partial(_run_async, loop, group) for group in async_groups),
+    ]
+    results: dict[str, list[Batch]] = {}
+    try:
+        for run in runs:
+            run(0, warmup)
+        for index in range(rounds):
+            for run in rotated(runs, index):
+                gc.collect()
+                time.sleep(0.2)  # let the previous group's background threads finish
+                for name, batch in run(index, calls).items():
+                    results.setdefault(name, []).append(batch)
+    finally:
+        client.close()
+        loop.run_until_complete(session.close())
+        loop.run_until_complete(fast.aclose())
+    return results
 
-        variants: dict[str, Callable[[], Batch]] = {}
-        for name, sync_call in sync_calls.items():
-            measure_sync(sync_call, warmup)
-            variants[name] = functools.partial(measure_sync, sync_call, calls)
-        for name, async_call in async_calls.items():
-            measure_async(async_call, warmup)
-            variants[name] = functools.partial(measure_async, async_call, calls)
-        try:
-            results = interleaved_rounds(variants, rounds)
-        finally:
-            client.close()
-            fast.close()
-            loop.run_until_complete(session.close())
-            loop.run_until_complete(fast.aclose())
-            loop.close()
-    report(results)
+
+def expect_text(content: object) -> None:
+    """The same success check the llmport variants make, for the raw ones."""
+    if not isinstance(content, str) or not content:
+        raise RuntimeError(f"unexpected answer: {content!r}")
 
 
 async def _open_session(headers: dict[str, str]) -> Any:

@@ -41,6 +41,9 @@ from _common import (
 
 Timing = tuple[float, float]  # (first event, total) in seconds
 
+#: Async clients to close before their event loop ends.
+_CLOSERS: list[Callable[[], Awaitable[None]]] = []
+
 
 def timed(events: Iterator[Any]) -> Timing:
     began = time.perf_counter()
@@ -120,6 +123,13 @@ def async_variants(base_url: str, model: str) -> dict[str, Callable[[], Awaitabl
     wrapped = LiteLLM(chat_model=f"openai/{model}", api_base=base_url, api_key=API_KEY, retry=never)
     direct = OpenAICompatible(chat_model=model, base_url=base_url, retry=never)
     sessions: list[aiohttp.ClientSession] = []
+
+    async def close() -> None:
+        for session in sessions:
+            await session.close()
+        await direct.aclose()
+
+    _CLOSERS.append(close)
     body = json.dumps({"model": model, "messages": MESSAGES, "stream": True}).encode()
 
     async def raw_litellm() -> AsyncIterator[Any]:
@@ -271,6 +281,8 @@ def main() -> None:
                     aalternate(async_variants(gateway.base_url, model), streams, rounds)
                 )
             finally:
+                while _CLOSERS:
+                    loop.run_until_complete(_CLOSERS.pop()())
                 loop.close()
             report(f"async, {chunks} chunks", aresults)
             value = ratio(aresults, "llmport OpenAICompatible (async)", "raw aiohttp SSE", 1)
