@@ -168,10 +168,34 @@ def async_variants(base_url: str, model: str) -> dict[str, Callable[[], Awaitabl
     }
 
 
+#: Pairs compared side by side. litellm leaves logging work in background threads that
+#: bills whatever runs next, so the litellm pair and the direct pair never interleave.
+PAIRS = (
+    ("llmport LiteLLM", "raw litellm"),
+    ("llmport OpenAICompatible", "raw httpx SSE"),
+    ("llmport LiteLLM (async)", "raw litellm (async)"),
+    ("llmport OpenAICompatible (async)", "raw aiohttp SSE"),
+)
+
+
+def by_pairs(variants: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{name: variants[name] for name in pair} for pair in PAIRS if pair[0] in variants]
+
+
 def alternate(
     variants: dict[str, Callable[[], Timing]], streams: int, rounds: int
 ) -> dict[str, list[Timing]]:
-    """Per round: the variants take turns stream by stream; the round's median is kept."""
+    """Per pair and round: the two take turns stream by stream; the round's median is kept."""
+    results: dict[str, list[Timing]] = {}
+    for pair in by_pairs(variants):
+        time.sleep(0.5)  # let background work of the previous pair settle
+        results.update(_alternate(pair, streams, rounds))
+    return results
+
+
+def _alternate(
+    variants: dict[str, Callable[[], Timing]], streams: int, rounds: int
+) -> dict[str, list[Timing]]:
     results: dict[str, list[Timing]] = {name: [] for name in variants}
     for index in range(rounds):
         order = rotated(list(variants), index)
@@ -185,6 +209,16 @@ def alternate(
 
 
 async def aalternate(
+    variants: dict[str, Callable[[], Awaitable[Timing]]], streams: int, rounds: int
+) -> dict[str, list[Timing]]:
+    results: dict[str, list[Timing]] = {}
+    for pair in by_pairs(variants):
+        await asyncio.sleep(0.5)
+        results.update(await _aalternate(pair, streams, rounds))
+    return results
+
+
+async def _aalternate(
     variants: dict[str, Callable[[], Awaitable[Timing]]], streams: int, rounds: int
 ) -> dict[str, list[Timing]]:
     results: dict[str, list[Timing]] = {name: [] for name in variants}
