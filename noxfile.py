@@ -46,3 +46,52 @@ def demo(session: nox.Session) -> None:
     """The main job: `llmport demo` against the embedded local gateway."""
     install(session, extras="dev")
     session.run("llmport", "demo")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly: a broken link or API reference fails."""
+    session.install(*CONSTRAINTS, "-e", ".[docs]")
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        "build/site",
+        *session.posargs,
+        env={"NO_MKDOCS_2_WARNING": "1"},  # mkdocs-material's end-of-life banner
+    )
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """A real LiteLLM proxy and a real redis-server (on PATH) against the local gateway.
+
+    The `tests` session skips these modules when their dependencies are missing; here
+    LLMPORT_REQUIRE_INTEGRATION=1 turns every such skip into a failure.
+    """
+    session.install(
+        *CONSTRAINTS,
+        "-c",
+        "requirements/integration.txt",
+        "-e",
+        ".[dev]",
+        "litellm[proxy]",
+        "redis",
+    )
+    session.env["LLMPORT_REQUIRE_INTEGRATION"] = "1"
+    session.run(
+        "pytest",
+        "-m",
+        "integration",
+        "tests/integration/test_litellm_proxy.py",
+        "tests/integration/test_router_redis.py",
+        *(session.posargs or ["-q"]),
+    )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Every benchmark, side by side ratios (`nox -s bench -- --quick` for a smoke run)."""
+    install(session)
+    session.run("python", "benchmarks/run_all.py", *session.posargs)
