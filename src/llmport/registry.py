@@ -60,6 +60,7 @@ ENTRY_POINT_GROUP = "llmport.providers"
 _providers: dict[str, type[BaseLLM] | str] = {
     "litellm": "llmport.providers.litellm:LiteLLM",
     "openai_compatible": "llmport.providers.openai_compatible:OpenAICompatible",
+    "litellm_router": "llmport.providers.litellm_router:LiteLLMRouter",
     "fake": "llmport.testing.fake:FakeLLM",
 }
 #: Env var that, when set, selects the provider if DEFAULT_LLM is unset (in this order).
