@@ -159,6 +159,12 @@ def test_retry_after_ms_and_http_date() -> None:
     assert parse_retry_after(None) is None
 
 
+def test_retry_after_forwarded_by_a_litellm_proxy_is_read() -> None:
+    assert parse_retry_after({"llm_provider-retry-after": "2"}) == 2.0
+    assert parse_retry_after({"llm_provider-retry-after-ms": "250"}) == 0.25
+    assert parse_retry_after({"Retry-After": "1", "llm_provider-retry-after-ms": "9"}) == 1.0
+
+
 @pytest.mark.parametrize(
     ("exc", "kind"),
     [

@@ -44,6 +44,8 @@ def test_all_is_pinned() -> None:
         "LLMTimeoutError",
         "LiteLLM",
         "LiteLLMConfig",
+        "LiteLLMRouter",
+        "LiteLLMRouterConfig",
         "NotFoundError",
         "OpenAICompatible",
         "OpenAICompatibleConfig",

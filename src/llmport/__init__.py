@@ -34,6 +34,7 @@ from llmport.fallback import FallbackLLM, FallbackLLMConfig
 from llmport.hooks import LLMHooks, add_hooks, remove_hooks
 from llmport.profiles import Profiles, load_profiles
 from llmport.providers.litellm import LiteLLM, LiteLLMConfig
+from llmport.providers.litellm_router import LiteLLMRouter, LiteLLMRouterConfig
 from llmport.providers.openai_compatible import OpenAICompatible, OpenAICompatibleConfig
 from llmport.registry import (
     available_providers,
@@ -93,6 +94,8 @@ __all__ = [
     "LLMTimeoutError",
     "LiteLLM",
     "LiteLLMConfig",
+    "LiteLLMRouter",
+    "LiteLLMRouterConfig",
     "NotFoundError",
     "OpenAICompatible",
     "OpenAICompatibleConfig",

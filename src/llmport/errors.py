@@ -325,6 +325,11 @@ def parse_retry_after(headers: Any) -> float | None:
         lookup = {str(k).lower(): str(v) for k, v in dict(headers).items()}
     except (TypeError, ValueError):
         return None
+    if "retry-after" not in lookup and "retry-after-ms" not in lookup:
+        # A LiteLLM proxy forwards the upstream's headers as `llm_provider-<name>`.
+        for name in ("retry-after-ms", "retry-after"):
+            if f"llm_provider-{name}" in lookup:
+                lookup[name] = lookup[f"llm_provider-{name}"]
     if "retry-after-ms" in lookup:
         try:
             return max(0.0, float(lookup["retry-after-ms"]) / 1000)
