@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
+from llmport.response import LLMResponse, Usage
 
 __all__ = ["LiteLLM", "LiteLLMConfig"]
 
@@ -106,6 +108,15 @@ class LiteLLM(BaseLLM):
 
     async def _acomplete(self, request: ChatRequest) -> Any:
         return await import_litellm().acompletion(**self.completion_kwargs(request))
+
+    def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
+        response = super()._parse(payload, request)
+        usage = response.usage
+        # litellm fills in 0/0/0 when the backend reported no usage; a real prompt is
+        # never 0 tokens, so that means "not reported", which llmport spells None.
+        if (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (0, 0, 0):
+            response = replace(response, usage=Usage())
+        return response
 
     def _stream(self, request: ChatRequest) -> Iterator[Any]:
         stream = import_litellm().completion(**self._stream_kwargs(request))
