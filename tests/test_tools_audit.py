@@ -221,3 +221,12 @@ def test_an_unwritable_audit_file_never_fails_the_loop(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "could not write" in warnings[0].getMessage()
+
+
+def test_hooks_is_another_name_for_audit() -> None:
+    from llmport.testing import FakeLLM
+    from llmport.tools import run_tools
+
+    seen: list[AuditEvent] = []
+    run_tools(FakeLLM(["done"]), [{"role": "user", "content": "hi"}], [], hooks=seen.append)
+    assert seen

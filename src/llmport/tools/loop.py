@@ -59,7 +59,8 @@ def run_tools(
             one are not run.
         confirm: called as `confirm(call)` before a tool marked `requires_confirmation`
             runs; only `True` approves. Without it the loop stops with `pending`.
-        audit: hooks that receive every step as an `AuditEvent`.
+        audit: hooks that receive every step as an `AuditEvent` (`hooks=` is accepted
+            as another name for them).
         response_format: passed to every call, so the final answer has `parsed`.
         options: passed to `chat_completions` (temperature, metadata, tool_choice, ...).
 
@@ -67,7 +68,14 @@ def run_tools(
         ValueError: an argument is malformed (two tools with one name, bad messages...).
         RuntimeError: an async tool is given inside a running event loop (use `arun_tools`).
     """
-    run = Run(llm, messages, tools, max_iterations, audit, _options(response_format, options))
+    run = Run(
+        llm,
+        messages,
+        tools,
+        max_iterations,
+        _audit_hooks(audit, options),
+        _options(response_format, options),
+    )
     _check_sync_use(run)
     return _loop(run, confirm)
 
@@ -85,7 +93,14 @@ async def arun_tools(
 ) -> ToolLoopResult:
     """Async twin of `run_tools`: the calls of one turn run concurrently (sync tools in
     worker threads), and `confirm` may be async."""
-    run = Run(llm, messages, tools, max_iterations, audit, _options(response_format, options))
+    run = Run(
+        llm,
+        messages,
+        tools,
+        max_iterations,
+        _audit_hooks(audit, options),
+        _options(response_format, options),
+    )
     return await _aloop(run, confirm)
 
 
@@ -112,8 +127,8 @@ def resume_tools(
         ValueError: `approve` misses or invents a call id, or `max_iterations` leaves
             no room for another LLM call.
     """
-    call_options = _options(response_format, options)
-    run = Run(llm, (), tools, max_iterations, audit, call_options, pending)
+    hooks = _audit_hooks(audit, options)
+    run = Run(llm, (), tools, max_iterations, hooks, _options(response_format, options), pending)
     _check_sync_use(run)
     steps = run.decide_pending(pending, approve)
     for step in steps:
@@ -136,8 +151,8 @@ async def aresume_tools(
     **options: Any,
 ) -> ToolLoopResult:
     """Async twin of `resume_tools`."""
-    call_options = _options(response_format, options)
-    run = Run(llm, (), tools, max_iterations, audit, call_options, pending)
+    hooks = _audit_hooks(audit, options)
+    run = Run(llm, (), tools, max_iterations, hooks, _options(response_format, options), pending)
     steps = run.decide_pending(pending, approve)
     await asyncio.gather(*(run.aexecute(step) for step in steps if step.runnable))
     run.append_results(steps)
@@ -176,6 +191,16 @@ async def _aloop(run: Run, confirm: AsyncConfirm | None) -> ToolLoopResult:
         result = run.end_turn(steps, response)
         if result is not None:
             return result
+
+
+def _audit_hooks(
+    audit: AuditHook | Iterable[AuditHook], options: dict[str, Any]
+) -> tuple[AuditHook, ...]:
+    """`audit=` plus `hooks=`, the issue's name for the same thing (popped from options)."""
+    hooks = options.pop("hooks", ())
+    return tuple(
+        hook for group in (audit, hooks) for hook in ((group,) if callable(group) else tuple(group))
+    )
 
 
 def _options(response_format: Any, options: Mapping[str, Any]) -> dict[str, Any]:
