@@ -3,8 +3,7 @@
 from llmport import get_default_llm
 llm = get_default_llm()              # chosen and configured from env vars
 response = llm.chat_completions([{"role": "user", "content": "Hi"}])
-if response.status:
-    print(response.content)
+answer = response.content if response.status else response.error.message
 """
 
 from importlib.metadata import PackageNotFoundError, version

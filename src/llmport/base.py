@@ -184,8 +184,8 @@ class BaseLLM(abc.ABC):
             with llm.stream(messages) as stream:
                 for event in stream:
                     if isinstance(event, TextDelta):
-                        print(event.text, end="")
-            print(stream.response.usage)
+                        show(event.text)
+            usage = stream.response.usage
         """
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
         return ResponseStream(self, replace(request, stream=True))

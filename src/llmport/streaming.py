@@ -114,19 +114,13 @@ class SSEDecoder:
                 self._data.append(line[5:].removeprefix(" "))
             # comments (":") and other fields (event:, id:, retry:) carry nothing we need
 
-    def flush(self) -> Iterator[str]:
-        """Yield a final event left without its terminating blank line."""
-        if self._buffer.strip():
-            line = self._buffer.decode("utf-8", errors="replace").strip()
-            if line.startswith("data:"):
-                self._data.append(line[5:].removeprefix(" "))
-        self._buffer = b""
-        if self._data:
-            yield self._event()
-
     @property
     def pending(self) -> bool:
-        """True while part of an event has been read but not finished (a cut mid-frame)."""
+        """True while part of an event has been read but not finished (a cut mid-frame).
+
+        Such an event is never dispatched, as the SSE spec says: the stream then ends
+        without a finish reason, which the caller reports as a cut connection.
+        """
         return bool(self._buffer.strip() or self._data)
 
 

@@ -139,6 +139,13 @@ def test_cut_stream_is_a_connection_error_with_partial_content(make: Factory) ->
     assert response.content.startswith("This answer")
 
 
+def test_stream_cut_mid_frame_keeps_partial_content(make: Factory) -> None:
+    response = make("stream-cut-midframe").stream(USER).response
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.CONNECTION
+    assert response.content == "Partial answer"
+
+
 @pytest.mark.parametrize(
     ("model", "kind"), [("error-429", ErrorKind.RATE_LIMIT), ("error-500", ErrorKind.SERVER)]
 )

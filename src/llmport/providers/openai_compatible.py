@@ -147,7 +147,6 @@ class OpenAICompatible(BaseLLM):
             for raw in response.iter_raw():
                 if not decoder.done:  # after [DONE], read on so the connection is reused
                     yield from decoder.feed(raw)
-            yield from decoder.flush()
 
     async def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
         body = _body(request)
@@ -163,8 +162,6 @@ class OpenAICompatible(BaseLLM):
                 if not decoder.done:  # after [DONE], read on so the connection is reused
                     for data in decoder.feed(raw):
                         yield data
-            for data in decoder.flush():
-                yield data
 
     async def _session(self) -> _LoopSession:
         loop = asyncio.get_running_loop()

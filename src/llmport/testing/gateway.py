@@ -303,7 +303,8 @@ class LocalGateway:
             if call.body.get("stream") is not True:
                 bad = _error(400, "This model only streams.", "invalid_request_error", None)
                 return await _send(writer, bad, request.keep_alive)
-            return await _send_stream(writer, shape, request, cut=False)
+            cut = call.model.endswith("midframe")  # the connection dies inside a frame
+            return await _send_stream(writer, shape, request, cut=cut)
         outcome = call.behaviour(call)
         while isinstance(outcome, _Delay):
             await asyncio.sleep(outcome.seconds)

@@ -82,6 +82,12 @@ STREAM_SHAPES: dict[str, list[bytes]] = {
         _chunk({"content": "42"}, "stop"),
         _DONE,
     ],
+    # The connection dies in the middle of a frame (no finish, no [DONE]).
+    "stream-cut-midframe": [
+        _chunk({"content": "Partial "}),
+        _chunk({"content": "answer"}),
+        b'data: {"id": "chatcmpl-shape", "choices": [{"index": 0, "delta": {"cont',
+    ],
     # SSE comments, blank keep-alives and an empty first chunk.
     "stream-comments": [
         b": keep-alive\n\n",
