@@ -26,7 +26,6 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from llmport.redaction import redact, summarise_body
@@ -342,9 +341,11 @@ def parse_retry_after(headers: Any) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    try:
-        from datetime import datetime, timezone
+    # HTTP-date form; imported here because `email` is costly and this form is rare.
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
 
+    try:
         when = parsedate_to_datetime(value)
         return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
     except (TypeError, ValueError):

@@ -37,14 +37,13 @@ from llmport.testing._gateway_models import (
     MODELS,
     _behaviour,
     _Call,
-    _completion_body,
     _Delay,
     _error,
     _json_raw,
     _Raw,
     _status_error,
-    _stream_frames,
 )
+from llmport.testing._gateway_render import _completion_body, _stream_frames
 from llmport.testing.stream_shapes import STREAM_SHAPES, stream_shape_frames
 
 __all__ = ["FIXED_TEXT", "MODELS", "LocalGateway", "RecordedRequest"]
