@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from llmport._call_log import log_attempt_failed, log_call
 from llmport._validation import (
     check_messages,
     check_sampling,
@@ -44,7 +44,6 @@ from llmport.structured import (
 
 __all__ = ["BaseLLM", "ChatRequest"]
 
-logger = logging.getLogger(__name__)
 
 #: Per-call keyword arguments that map onto config fields.
 _SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
@@ -387,21 +386,8 @@ class BaseLLM(abc.ABC):
     def _log_attempt(
         self, response: LLMResponse, request: ChatRequest, attempt: int, began: float
     ) -> None:
-        error = response.error
-        logger.info(
-            "llm attempt failed: %s",
-            error.kind.value if error else "unknown",
-            extra={
-                "provider": self.provider_name,
-                "provider_id": self.provider_name,
-                "model": response.model,
-                "attempt": attempt,
-                "metadata": request.metadata,
-                "latency_ms": round((time.perf_counter() - began) * 1000, 3),
-                "error_kind": error.kind.value if error else None,
-                "status_code": error.status_code if error else None,
-            },
-        )
+        latency_ms = (time.perf_counter() - began) * 1000
+        log_attempt_failed(self.provider_name, response, request, attempt, latency_ms)
 
     def _finish(
         self,
@@ -418,24 +404,7 @@ class BaseLLM(abc.ABC):
         response = replace(response, **changes)
         if request.output_type is not None:
             response = validate_output(response, request.output_type)
-        if logger.isEnabledFor(logging.DEBUG) or not response.ok:
-            logger.log(
-                logging.DEBUG if response.ok else logging.WARNING,
-                "llm call %s",
-                response.status.value,
-                extra={
-                    "provider": self.provider_name,
-                    "provider_id": self.provider_name,
-                    "model": response.model or request.model,
-                    "attempt": attempt,
-                    "latency_ms": round(latency_ms, 3),
-                    "status": response.status.value,
-                    "error_kind": response.error.kind.value if response.error else None,
-                    "prompt_tokens": response.usage.prompt_tokens,
-                    "completion_tokens": response.usage.completion_tokens,
-                    "metadata": request.metadata,
-                },
-            )
+        log_call(self.provider_name, response, request, attempt, latency_ms)
         if hooks:
             emit(hooks, "on_response" if response.ok else "on_error", self, request, response)
         return response
