@@ -103,11 +103,15 @@ class LiteLLM(BaseLLM):
         if self.config.disable_streaming_logging:
             litellm.disable_streaming_logging = True
 
+    def _client(self) -> Any:
+        """What `completion` / `acompletion` are called on: the litellm module here."""
+        return import_litellm()
+
     def _complete(self, request: ChatRequest) -> Any:
-        return import_litellm().completion(**self.completion_kwargs(request))
+        return self._client().completion(**self.completion_kwargs(request))
 
     async def _acomplete(self, request: ChatRequest) -> Any:
-        return await import_litellm().acompletion(**self.completion_kwargs(request))
+        return await self._client().acompletion(**self.completion_kwargs(request))
 
     def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
         response = super()._parse(payload, request)
@@ -119,7 +123,7 @@ class LiteLLM(BaseLLM):
         return response
 
     def _stream(self, request: ChatRequest) -> Iterator[Any]:
-        stream = import_litellm().completion(**self._stream_kwargs(request))
+        stream = self._client().completion(**self._stream_kwargs(request))
         try:
             yield from stream
         finally:
@@ -129,7 +133,7 @@ class LiteLLM(BaseLLM):
                 close()
 
     async def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
-        stream = await import_litellm().acompletion(**self._stream_kwargs(request))
+        stream = await self._client().acompletion(**self._stream_kwargs(request))
         try:
             async for chunk in stream:
                 yield chunk

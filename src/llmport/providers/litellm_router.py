@@ -18,7 +18,6 @@ import copy
 import importlib.util
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -240,31 +239,9 @@ class LiteLLMRouter(LiteLLM):
                 self._router = import_litellm().Router(**self.config.router_kwargs())
             return self._router
 
-    def _complete(self, request: ChatRequest) -> Any:
-        return self.router.completion(**self.completion_kwargs(request))
-
-    async def _acomplete(self, request: ChatRequest) -> Any:
-        return await self.router.acompletion(**self.completion_kwargs(request))
-
-    def _stream(self, request: ChatRequest) -> Iterator[Any]:
-        stream = self.router.completion(**self._stream_kwargs(request))
-        try:
-            yield from stream
-        finally:
-            # Leaving early must release the HTTP connection held by the provider stream.
-            close = getattr(getattr(stream, "completion_stream", None), "close", None)
-            if close is not None:
-                close()
-
-    async def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
-        stream = await self.router.acompletion(**self._stream_kwargs(request))
-        try:
-            async for chunk in stream:
-                yield chunk
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+    def _client(self) -> Any:
+        """The Router: every call, buffered or streamed, goes through it."""
+        return self.router
 
     def _classify(self, exc: BaseException) -> LLMError:
         names = {cls.__name__ for cls in type(exc).__mro__}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import http
-import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -143,15 +142,6 @@ def _parse_object(raw: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

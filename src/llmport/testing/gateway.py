@@ -21,7 +21,6 @@ from typing import Any
 from llmport.testing._gateway_http import (
     _BadRequestError,
     _drip_stream,
-    _is_loopback,
     _parse_object,
     _quiet_exception_handler,
     _read_request,
@@ -44,6 +43,7 @@ from llmport.testing._gateway_models import (
     _status_error,
 )
 from llmport.testing._gateway_render import _completion_body, _stream_frames
+from llmport.testing.network import is_loopback
 from llmport.testing.stream_shapes import STREAM_SHAPES, stream_shape_frames
 
 __all__ = ["FIXED_TEXT", "MODELS", "LocalGateway", "RecordedRequest"]
@@ -97,7 +97,7 @@ class LocalGateway:
         api_key: str | None = None,
         record: bool = True,
     ) -> None:
-        if not _is_loopback(host):
+        if not is_loopback(host):
             raise ValueError(f"LocalGateway binds loopback addresses only, not {host!r}")
         self._host = host
         self._port = port
