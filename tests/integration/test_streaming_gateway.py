@@ -235,3 +235,17 @@ def test_direct_provider_streams_reuse_pooled_connections(gateway: LocalGateway)
     for _ in range(20):
         assert llm.stream(USER).response.ok
     assert gateway.connections_opened - before == 1
+
+
+def test_absent_stream_usage_stays_unknown_on_the_direct_path(gateway: LocalGateway) -> None:
+    response = direct_factory(gateway)("no-usage").stream(USER).response
+    assert response.ok
+    assert response.usage.prompt_tokens is None
+    assert response.usage.total_tokens is None
+
+
+def test_absent_stream_usage_is_litellms_own_count_never_zero(gateway: LocalGateway) -> None:
+    # litellm counts tokens itself when a stream reports none (docs/decisions.md).
+    response = litellm_factory(gateway)("no-usage").stream(USER).response
+    assert response.ok
+    assert response.usage.total_tokens != 0
