@@ -11,7 +11,8 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 CONSTRAINTS = ("-c", "requirements/ci.txt")
-PYTHON = os.environ.get("LLMPORT_NOX_PYTHON", "3.11")
+# Sessions use the interpreter nox runs on, unless LLMPORT_NOX_PYTHON names another (e.g. 3.10).
+PYTHON = os.environ.get("LLMPORT_NOX_PYTHON") or None
 
 
 def install(session: nox.Session, extras: str = "dev") -> None:
