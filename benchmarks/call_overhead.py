@@ -9,6 +9,10 @@ its own process. Pairs:
 - `OpenAICompatible` vs `httpx.Client.post` + `json.loads` with the same pool settings
   (sync). Goal: <= 1.5x. Async: vs `aiohttp` post + `json.loads` (reported only).
 - `OpenAICompatible` vs `litellm.completion` (reported).
+- The `LiteLLM` provider as shipped, which looks `litellm` up in `sys.modules` at each
+  call, vs the same provider holding the module it imported first. Goal: <= 1.02x
+  (nothing measurable), printed as median (min-max) over the rounds; the lookup alone
+  is also timed in a tight loop.
 
 Wall time is the median of single calls; CPU time (`time.process_time`, all threads of
 this process) is the batch total divided by the calls, which excludes the gateway.
@@ -114,7 +118,7 @@ def main() -> None:
             results = measure(gateway.base_url, loop, rounds, calls, warmup)
     finally:
         loop.close()
-    report(results)
+    report(results, lookup_cost_ns(rounds))
 
 
 def measure(
@@ -128,6 +132,16 @@ def measure(
 
     never = RetryPolicy.never()
     wrapped = LiteLLM(chat_model="openai/fixed", api_base=base_url, api_key=API_KEY, retry=never)
+
+    class PinnedLiteLLM(LiteLLM):
+        """The provider as it was before the per-call lookup: the module held once."""
+
+        def _client(self) -> Any:
+            return litellm
+
+    pinned = PinnedLiteLLM(
+        chat_model="openai/fixed", api_base=base_url, api_key=API_KEY, retry=never
+    )
     raw_kwargs: dict[str, Any] = {
         "model": "openai/fixed",
         "messages": MESSAGES,
@@ -182,6 +196,7 @@ def measure(
             "litellm.completion": lambda: expect_text(
                 litellm.completion(**raw_kwargs).choices[0].message.content
             ),
+            PINNED: lambda: ok(pinned.chat_completions(MESSAGES)),
         },
         {
             "OpenAICompatible (sync)": lambda: ok(fast.chat_completions(MESSAGES)),
@@ -213,6 +228,22 @@ def measure(
     return results
 
 
+PINNED = "LiteLLM provider, module pinned (sync)"
+
+
+def lookup_cost_ns(rounds: int, calls: int = 200_000) -> list[float]:
+    """Nanoseconds per `import_litellm()` once litellm is imported, one value per round."""
+    from llmport.providers.litellm import import_litellm as lookup
+
+    per_round = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        for _ in range(calls):
+            lookup()
+        per_round.append((time.perf_counter() - began) / calls * 1e9)
+    return per_round
+
+
 def expect_text(content: object) -> None:
     """The same success check the llmport variants make, for the raw ones."""
     if not isinstance(content, str) or not content:
@@ -228,7 +259,7 @@ async def _open_session(headers: dict[str, str]) -> Any:
     )
 
 
-def report(results: dict[str, list[Batch]]) -> None:
+def report(results: dict[str, list[Batch]], lookup_ns: list[float]) -> None:
     rows = []
     for name, batches in results.items():
         walls = [b.wall_s * 1e6 for b in batches]
@@ -255,6 +286,19 @@ def report(results: dict[str, list[Batch]]) -> None:
         ["first / second", "wall", "cpu"],
         [[f"{a} / {b}", f"{w:.3f}x", f"{c:.3f}x"] for (a, b), (w, c) in measured.items()],
     )
+    lookup = "LiteLLM provider (sync)"
+    wall = round_ratios([x.wall_s for x in results[lookup]], [x.wall_s for x in results[PINNED]])
+    cpu = round_ratios([x.cpu_s for x in results[lookup]], [x.cpu_s for x in results[PINNED]])
+    print("\nlitellm looked up in sys.modules at each call vs the module pinned once")
+    print("(per-round ratios, median (min-max); 1.000x means no difference)")
+    print(f"  wall {median(wall):.3f}x ({min(wall):.3f}-{max(wall):.3f})")
+    print(f"  cpu  {median(cpu):.3f}x ({min(cpu):.3f}-{max(cpu):.3f})")
+    call_ns = median([x.wall_s for x in results[lookup]]) * 1e9
+    print(
+        f"  the lookup alone: {median(lookup_ns):.0f} ns ({min(lookup_ns):.0f}-"
+        f"{max(lookup_ns):.0f}) per call, {median(lookup_ns) / call_ns:.1e} of a call\n"
+    )
+    goal("litellm_per_call_lookup", median(wall), 1.02, at_most=True)
     goal("litellm_provider_sync_overhead", measured[pairs[0]][0], 1.05, at_most=True)
     goal("litellm_provider_async_overhead", measured[pairs[1]][0], 1.05, at_most=True)
     goal("openai_compatible_vs_raw_httpx", measured[pairs[2]][0], 1.5, at_most=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import types
 from typing import Any
 
 import pytest
@@ -116,3 +117,34 @@ def test_first_call_imports_litellm_with_local_cost_map() -> None:
 def test_metadata_is_passed_to_litellm(completion: Any) -> None:
     LiteLLM(chat_model="openai/m").chat_completions(USER, metadata={"tenant_id": "t1"})
     assert completion.call_args.kwargs["metadata"] == {"tenant_id": "t1"}
+
+
+def _fake_litellm(answer: str) -> Any:
+    """A stand-in `litellm` module, as apps' tests install it in `sys.modules`."""
+    from unittest import mock
+
+    module = types.ModuleType("litellm")
+    module.completion = mock.MagicMock(  # type: ignore[attr-defined]
+        return_value={"choices": [{"message": {"content": answer}, "finish_reason": "stop"}]}
+    )
+    return module
+
+
+def test_a_fake_litellm_in_sys_modules_is_used_by_the_next_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    llm = LiteLLM(chat_model="openai/m", retry=RetryPolicy.never())
+    monkeypatch.setitem(sys.modules, "litellm", _fake_litellm("first"))
+    assert llm.chat_completions(USER).content == "first"
+    second = _fake_litellm("second")
+    monkeypatch.setitem(sys.modules, "litellm", second)
+    assert llm.chat_completions(USER).content == "second"
+    assert second.completion.call_count == 1
+
+
+def test_the_lookup_returns_whatever_module_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    fakes = [_fake_litellm(str(n)) for n in range(3)]
+    for fake in fakes:
+        monkeypatch.setitem(sys.modules, "litellm", fake)
+        assert provider_module.import_litellm() is fake
+        assert fake.suppress_debug_info is True

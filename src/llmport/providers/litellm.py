@@ -2,13 +2,16 @@
 
 litellm is imported on the first call, not at `import llmport`: it costs seconds
 and ~160 MB. Before that import `LITELLM_LOCAL_MODEL_COST_MAP` defaults to True so
-importing never reaches the network. litellm's own retries are off: llmport's
-`RetryPolicy` is the one retry layer.
+importing never reaches the network. Every call looks the module up in `sys.modules`,
+so a fake `litellm` a test installs there is honoured. litellm's own retries are off:
+llmport's `RetryPolicy` is the one retry layer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -22,23 +25,35 @@ from llmport.response import LLMResponse, Usage
 
 __all__ = ["LiteLLM", "LiteLLMConfig"]
 
-_litellm: Any = None
 _import_lock = threading.Lock()
+#: The litellm module last configured by `import_litellm`; an app or a test may swap it.
+_configured: Any = None
 
 
 def import_litellm() -> Any:
-    """Import litellm once, keeping it off the network and quiet on stdout."""
-    global _litellm
-    if _litellm is None:
-        with _import_lock:
-            if _litellm is None:
-                os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-                import litellm
+    """The `litellm` module in `sys.modules`, imported (offline, quiet) on first use.
 
-                # litellm prints "Give Feedback / Get Help" banners to stdout on errors.
+    Looked up at each call, not cached: a fake `litellm` a test puts in `sys.modules`
+    is the one the next call uses. Once imported this is one dictionary lookup.
+    """
+    module = sys.modules.get("litellm")
+    if module is not None and module is _configured:
+        return module
+    return _import_and_configure()
+
+
+def _import_and_configure() -> Any:
+    global _configured
+    with _import_lock:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        if litellm is not _configured:
+            # litellm prints "Give Feedback / Get Help" banners to stdout on errors.
+            with contextlib.suppress(Exception):  # a test's fake module may refuse it
                 litellm.suppress_debug_info = True
-                _litellm = litellm
-    return _litellm
+            _configured = litellm
+    return litellm
 
 
 class LiteLLMConfig(BaseLLMConfig):
