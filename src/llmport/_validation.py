@@ -59,7 +59,16 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
     return checked
 
 
+_TOOL_SHAPES = (
+    "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}} "
+    "or {'name': ..., 'description': ..., 'parameters': {...}}"
+)
+
+
 def check_tools(tools: Any) -> list[dict[str, Any]] | None:
+    """Tools in the OpenAI shape. The flat `{"name", "description", "parameters"}` shape
+    (Director's, and the Responses API's with `"type": "function"`) is moved under
+    `"function"`; any other shape of function tool raises `ValueError`."""
     if tools is None:
         return None
     if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence):
@@ -68,16 +77,34 @@ def check_tools(tools: Any) -> list[dict[str, Any]] | None:
     for index, tool in enumerate(tools):
         if not isinstance(tool, Mapping):
             raise ValueError(f"tools[{index}] must be a dict, got {type(tool).__name__}")
-        function = tool.get("function")
-        if tool.get("type", "function") == "function" and (
-            not isinstance(function, Mapping) or not function.get("name")
-        ):
-            raise ValueError(
-                f"tools[{index}] must look like "
-                "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
-            )
+        if tool.get("type", "function") == "function":
+            tool = _function_tool(index, tool)
         checked.append(tool if isinstance(tool, dict) else dict(tool))
     return checked or None
+
+
+def _function_tool(index: int, tool: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`tool` in the nested OpenAI shape, or `ValueError` naming what is wrong."""
+    nested = "function" in tool
+    function = tool["function"] if nested else {k: v for k, v in tool.items() if k != "type"}
+    if not isinstance(function, Mapping):
+        raise ValueError(f"tools[{index}] must look like {_TOOL_SHAPES}")
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"tools[{index}] has no function name; it must look like {_TOOL_SHAPES}")
+    parameters = function.get("parameters")
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise ValueError(
+            f"tools[{index}] ({name}): parameters must be a JSON schema object, "
+            f"got {type(parameters).__name__}"
+        )
+    description = function.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ValueError(
+            f"tools[{index}] ({name}): description must be a string, "
+            f"got {type(description).__name__}"
+        )
+    return tool if nested else {"type": "function", "function": function}
 
 
 def check_stop(stop: Any) -> str | list[str] | None:
