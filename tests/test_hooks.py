@@ -87,6 +87,15 @@ def test_metadata_reaches_the_request_and_logs(caplog: pytest.LogCaptureFixture)
     assert any(getattr(r, "metadata", None) == {"request_id": "r-9"} for r in caplog.records)
 
 
-def test_metadata_must_be_a_dict() -> None:
+@pytest.mark.parametrize("metadata", ["tenant", 42, {"a"}, "", [], 0, False, ()])
+def test_metadata_must_be_a_dict(metadata: object) -> None:
+    llm = FakeLLM()
     with pytest.raises(ValueError, match="metadata must be a dict"):
-        FakeLLM().chat_completions(USER, metadata="tenant")
+        llm.chat_completions(USER, metadata=metadata)
+    assert llm.call_count == 0
+
+
+def test_absent_metadata_is_an_empty_dict() -> None:
+    llm = FakeLLM()
+    llm.chat_completions(USER, metadata=None)
+    assert llm.last_request.metadata == {}

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["check_messages", "check_sampling", "check_stop", "check_tools", "positive_number"]
+__all__ = [
+    "check_messages",
+    "check_metadata",
+    "check_sampling",
+    "check_stop",
+    "check_tools",
+    "positive_number",
+]
 
 
 def positive_number(name: str, value: Any) -> float:
@@ -113,3 +120,15 @@ def check_stop(stop: Any) -> str | list[str] | None:
     if isinstance(stop, Sequence) and all(isinstance(s, str) for s in stop):
         return list(stop) or None
     raise ValueError(f"stop must be a string or a list of strings, got {stop!r}")
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """`metadata=` as a dict; absent (None) is `{}`, any other non-dict is refused.
+
+    Falsy values such as "", [], 0 or False are refused like "x" or 42, not read as `{}`.
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"metadata must be a dict, got {metadata!r:.80}")
+    return dict(metadata)

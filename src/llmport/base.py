@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from llmport._call_log import log_attempt_failed, log_call
 from llmport._validation import (
     check_messages,
+    check_metadata,
     check_sampling,
     check_stop,
     check_tools,
@@ -36,6 +37,7 @@ from llmport.redaction import redact, register_secret
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 from llmport.response_stream import AsyncResponseStream, ResponseStream, StreamingUnsupportedError
 from llmport.structured import (
+    check_response_format,
     is_output_type,
     response_format_for,
     schema_instruction,
@@ -297,9 +299,8 @@ class BaseLLM(abc.ABC):
         """
         config = self.config
         overrides = dict(overrides or {})
-        metadata = overrides.pop("metadata", None) or {}
-        if not isinstance(metadata, Mapping):
-            raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
+        metadata = check_metadata(overrides.pop("metadata", None))
+        check_response_format(response_format)
         model = overrides.pop("model", None) or config.chat_model
         if not isinstance(model, str):
             raise ValueError(f"model must be a string, got {type(model).__name__}")
@@ -330,7 +331,7 @@ class BaseLLM(abc.ABC):
             response_format=response_format,
             timeout=timeout,
             params=params,
-            metadata=dict(metadata),
+            metadata=metadata,
             output_type=output_type,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 from llmport.errors import ErrorKind
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 
-__all__ = ["is_output_type", "response_format_for", "schema_instruction", "validate_output"]
+__all__ = [
+    "check_response_format",
+    "is_output_type",
+    "response_format_for",
+    "schema_instruction",
+    "validate_output",
+]
 
 
 def is_output_type(value: Any) -> bool:
@@ -70,7 +77,34 @@ def _schema_name(output_type: type[BaseModel]) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", output_type.__name__)[:64] or "output"
 
 
+_FENCED = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
 def _strip_code_fence(text: str) -> str:
+    """The JSON inside the first fenced block (```json, ```JSON, bare ```), even after prose.
+
+    Text that already starts like JSON is taken as it is, so a fence inside a string
+    value of an unfenced answer is left alone.
+    """
     stripped = text.strip()
-    match = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", stripped, re.DOTALL)
-    return match.group(1) if match else stripped
+    if stripped.startswith(("{", "[")):
+        return stripped
+    match = _FENCED.search(stripped)
+    return match.group(1).strip() if match else stripped
+
+
+def check_response_format(response_format: Any) -> None:
+    """Refuse a `response_format` that is neither a pydantic model class nor a dict.
+
+    Raises:
+        ValueError: e.g. `response_format=dict`, a dataclass, or a string.
+    """
+    if response_format is None or is_output_type(response_format):
+        return
+    if isinstance(response_format, Mapping):
+        return
+    shown = response_format.__name__ if isinstance(response_format, type) else repr(response_format)
+    raise ValueError(
+        f"response_format must be a pydantic model class or a response-format dict such as "
+        f'{{"type": "json_object"}}, got {shown[:80]}'
+    )
