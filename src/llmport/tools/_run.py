@@ -15,6 +15,7 @@ from llmport.base import BaseLLM
 from llmport.errors import redact
 from llmport.response import LLMResponse, ToolCall, Usage
 from llmport.tools.audit import AuditEvent, AuditEventKind, AuditHook, emit_audit
+from llmport.tools.confirmation import ConfirmationGuard
 from llmport.tools.definition import Tool, describe_validation_error, serialize_result
 from llmport.tools.result import PendingConfirmation, ToolLoopResult, ToolLoopStatus
 
@@ -63,6 +64,7 @@ class Run:
         audit: AuditHook | Iterable[AuditHook],
         call_options: Mapping[str, Any],
         pending: PendingConfirmation | None = None,
+        guard: ConfirmationGuard | None = None,
     ) -> None:
         self.iterations = pending.iterations if pending else 0
         if isinstance(max_iterations, bool) or not isinstance(max_iterations, int):
@@ -81,6 +83,7 @@ class Run:
         self.call_options = {**call_options, "tools": definitions}
         self.run_id = pending.run_id if pending else uuid.uuid4().hex
         self.usage = pending.usage if pending else Usage()
+        self.guard = guard or ConfirmationGuard()
 
     def emit(self, kind: AuditEventKind, call: ToolCall | None = None, **fields: Any) -> None:
         if not self.audit:
@@ -128,12 +131,8 @@ class Run:
             return None
         for call in held:
             self.emit(AuditEventKind.CONFIRMATION_REQUESTED, call, arguments=call.arguments)
-        pending = PendingConfirmation(
-            calls=held,
-            messages=list(self.messages),
-            iterations=self.iterations,
-            usage=self.usage,
-            run_id=self.run_id,
+        pending = self.guard.new_pending(
+            held, list(self.messages), self.iterations, self.usage, self.run_id
         )
         return self.finish(ToolLoopStatus.PENDING_CONFIRMATION, response, pending)
 
@@ -188,8 +187,19 @@ class Run:
             step.content = REJECTED
         self.emit(AuditEventKind.CONFIRMATION, step.call, approved=approved, error=error)
 
-    def decide_pending(self, pending: PendingConfirmation, approve: Approval) -> list[Step]:
-        decisions = _decisions(pending, approve)
+    def admit(self, pending: PendingConfirmation, approve: Approval) -> dict[str, bool]:
+        """Check the state and the decisions before anything runs: `{call_id: approved}`.
+
+        Raises:
+            ConfirmationError: the state is altered, inconsistent or expired.
+            ValueError: `approve` misses or invents a call id.
+        """
+        self.guard.check(pending)
+        return _decisions(pending, approve)
+
+    def decide_pending(
+        self, pending: PendingConfirmation, decisions: Mapping[str, bool]
+    ) -> list[Step]:
         steps = [self.resolve(call) for call in pending.calls]
         for step in steps:
             if step.content is None:

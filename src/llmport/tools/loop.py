@@ -29,6 +29,7 @@ from llmport.errors import redact
 from llmport.response import ToolCall
 from llmport.tools._run import REJECTED, Approval, Run, ToolLike
 from llmport.tools.audit import AuditHook
+from llmport.tools.confirmation import ConfirmationGuard
 from llmport.tools.definition import loop_is_running
 from llmport.tools.result import PendingConfirmation, ToolLoopResult
 
@@ -49,6 +50,7 @@ def run_tools(
     confirm: Confirm | None = None,
     audit: AuditHook | Iterable[AuditHook] = (),
     response_format: Any = None,
+    guard: ConfirmationGuard | None = None,
     **options: Any,
 ) -> ToolLoopResult:
     """Run the tool-call loop until the model answers; return the whole exchange.
@@ -62,6 +64,8 @@ def run_tools(
         audit: hooks that receive every step as an `AuditEvent` (`hooks=` is accepted
             as another name for them).
         response_format: passed to every call, so the final answer has `parsed`.
+        guard: how a pending state is made (id, expiry, signature); the default lasts
+            10 minutes and is signed when `LLMPORT_SIGNING_KEY` is set.
         options: passed to `chat_completions` (temperature, metadata, tool_choice, ...).
 
     Raises:
@@ -75,6 +79,7 @@ def run_tools(
         max_iterations,
         _audit_hooks(audit, options),
         _options(response_format, options),
+        guard=guard,
     )
     _check_sync_use(run)
     return _loop(run, confirm)
@@ -89,6 +94,7 @@ async def arun_tools(
     confirm: AsyncConfirm | None = None,
     audit: AuditHook | Iterable[AuditHook] = (),
     response_format: Any = None,
+    guard: ConfirmationGuard | None = None,
     **options: Any,
 ) -> ToolLoopResult:
     """Async twin of `run_tools`: the calls of one turn run concurrently (sync tools in
@@ -100,6 +106,7 @@ async def arun_tools(
         max_iterations,
         _audit_hooks(audit, options),
         _options(response_format, options),
+        guard=guard,
     )
     return await _aloop(run, confirm)
 
@@ -114,23 +121,30 @@ def resume_tools(
     confirm: Confirm | None = None,
     audit: AuditHook | Iterable[AuditHook] = (),
     response_format: Any = None,
+    guard: ConfirmationGuard | None = None,
     **options: Any,
 ) -> ToolLoopResult:
     """Approve or reject the pending calls, run the approved ones, and continue the loop.
 
     `approve` is one decision for every pending call, or a `{call_id: bool}` dict that
     covers each of them. A rejected call tells the model `REJECTED`. Pass the same
-    tools and options as to `run_tools`; `max_iterations` counts the LLM calls made
-    before the pause too.
+    tools, options and `guard` as to `run_tools`; `max_iterations` counts the LLM
+    calls made before the pause too.
+
+    Before any tool runs, `guard` checks that the state is consistent with its own
+    transcript, signed (when a key is configured) and not expired, then claims its
+    id so that it is never resumed twice.
 
     Raises:
+        ConfirmationError: the state is altered, inconsistent, expired or already resumed.
         ValueError: `approve` misses or invents a call id, or `max_iterations` leaves
             no room for another LLM call.
     """
-    hooks = _audit_hooks(audit, options)
-    run = Run(llm, (), tools, max_iterations, hooks, _options(response_format, options), pending)
+    options = _options(response_format, options)
+    run, decisions = _admit(llm, pending, tools, approve, max_iterations, audit, guard, options)
     _check_sync_use(run)
-    steps = run.decide_pending(pending, approve)
+    run.guard.claim(pending)
+    steps = run.decide_pending(pending, decisions)
     for step in steps:
         if step.runnable:
             run.execute(step)
@@ -148,15 +162,33 @@ async def aresume_tools(
     confirm: AsyncConfirm | None = None,
     audit: AuditHook | Iterable[AuditHook] = (),
     response_format: Any = None,
+    guard: ConfirmationGuard | None = None,
     **options: Any,
 ) -> ToolLoopResult:
-    """Async twin of `resume_tools`."""
-    hooks = _audit_hooks(audit, options)
-    run = Run(llm, (), tools, max_iterations, hooks, _options(response_format, options), pending)
-    steps = run.decide_pending(pending, approve)
+    """Async twin of `resume_tools` (the claim is made in a worker thread)."""
+    options = _options(response_format, options)
+    run, decisions = _admit(llm, pending, tools, approve, max_iterations, audit, guard, options)
+    await asyncio.to_thread(run.guard.claim, pending)
+    steps = run.decide_pending(pending, decisions)
     await asyncio.gather(*(run.aexecute(step) for step in steps if step.runnable))
     run.append_results(steps)
     return await _aloop(run, confirm)
+
+
+def _admit(
+    llm: BaseLLM,
+    pending: PendingConfirmation,
+    tools: Sequence[ToolLike],
+    approve: Approval,
+    max_iterations: int,
+    audit: AuditHook | Iterable[AuditHook],
+    guard: ConfirmationGuard | None,
+    options: dict[str, Any],
+) -> tuple[Run, dict[str, bool]]:
+    """The resumed run and its decisions, once the state and `approve` pass every check."""
+    hooks = _audit_hooks(audit, options)
+    run = Run(llm, (), tools, max_iterations, hooks, options, pending, guard)
+    return run, run.admit(pending, approve)
 
 
 def _loop(run: Run, confirm: Confirm | None) -> ToolLoopResult:

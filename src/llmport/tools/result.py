@@ -15,7 +15,7 @@ from llmport.tools.definition import describe_validation_error
 
 __all__ = ["PendingConfirmation", "ToolLoopResult", "ToolLoopStatus"]
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 class ToolLoopStatus(str, enum.Enum):
@@ -31,10 +31,12 @@ class ToolLoopStatus(str, enum.Enum):
 class PendingConfirmation:
     """A loop stopped before running tools that need approval; resume with `resume_tools`.
 
-    `calls` await approval (their arguments are already validated); every other call
-    of that turn has run and its result is in `messages`. `to_dict()` is JSON-safe,
-    so a web app can store it and resume in another request. It is not signed:
-    keep it server-side rather than round-tripping it through the client.
+    `calls` await approval; every other call of that turn has run and its result is in
+    `messages`. `id` is unique to this pause: resuming claims it, so a state is used
+    once. `expires_at` (seconds since the epoch) ends its life. `signature` is an
+    HMAC of everything else, set when a signing key is configured. `to_dict()` is
+    JSON-safe, so a web app can store it and resume in another request; see
+    `ConfirmationGuard` for what resuming checks.
     """
 
     calls: list[ToolCall]
@@ -42,12 +44,26 @@ class PendingConfirmation:
     iterations: int
     usage: Usage
     run_id: str
+    id: str
+    created_at: float = Field(allow_inf_nan=False)
+    expires_at: float = Field(allow_inf_nan=False)
+    signature: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe data that `from_dict` turns back into this object."""
+        """JSON-safe data that `from_dict` turns back into this object (signed if it is)."""
+        data = self.signed_content()
+        if self.signature is not None:
+            data["signature"] = self.signature
+        return data
+
+    def signed_content(self) -> dict[str, Any]:
+        """Everything the signature covers: the whole state but the signature itself."""
         return {
             "version": _FORMAT_VERSION,
+            "id": self.id,
             "run_id": self.run_id,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
             "iterations": self.iterations,
             "usage": asdict(self.usage),
             "calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.calls],
@@ -73,6 +89,10 @@ class PendingConfirmation:
             iterations=checked.iterations,
             usage=Usage(**checked.usage.model_dump()),
             run_id=checked.run_id,
+            id=checked.id,
+            created_at=checked.created_at,
+            expires_at=checked.expires_at,
+            signature=checked.signature,
         )
 
 
@@ -119,8 +139,12 @@ class _UsageData(BaseModel):
 
 
 class _PendingData(BaseModel):
-    version: Literal[1]
+    version: Literal[2]
+    id: str = Field(min_length=1)
     run_id: str
+    created_at: float = Field(allow_inf_nan=False)
+    expires_at: float = Field(allow_inf_nan=False)
+    signature: str | None = None
     iterations: int = Field(ge=1)
     usage: _UsageData
     calls: list[_CallData] = Field(min_length=1)
