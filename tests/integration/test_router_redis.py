@@ -10,16 +10,11 @@ package the module is skipped, unless LLMPORT_REQUIRE_INTEGRATION=1 makes that a
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
-import select
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,116 +24,37 @@ from llmport.testing import LocalGateway
 
 PROXY_DIR = Path(__file__).resolve().parent / "proxy"
 sys.path.insert(0, str(PROXY_DIR))
-from proxy_harness import free_port  # noqa: E402
+from line_worker import LineWorker  # noqa: E402
+from redis_harness import PASSWORD as REDIS_PASSWORD  # noqa: E402
+from redis_harness import redis_fixtures, require_redis  # noqa: E402
 
-_REDIS_SERVER = shutil.which("redis-server")
-if _REDIS_SERVER is None or importlib.util.find_spec("redis") is None:
-    _REASON = "needs redis-server on PATH (apt-get install redis-server) and the redis package"
-    if os.environ.get("LLMPORT_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(_REASON, pytrace=False)
-    pytest.skip(_REASON, allow_module_level=True)
+require_redis()
 
 import redis  # type: ignore[import-not-found, unused-ignore]  # noqa: E402  (optional)
 
 pytestmark = pytest.mark.integration
+redis_port, redis_client = redis_fixtures()
 
-REDIS_PASSWORD = "llmport-redis-secret"
 WORKER_READY_TIMEOUT = 180.0  # two fresh interpreters importing litellm at once on 2 cores
 WORKER_CALLS_TIMEOUT = 90.0
 RPM = 4
 WORKERS = 2
 REQUESTS_PER_WORKER = 8
+#: The minute litellm's rpm/tpm counters use in the workers (see router_worker.py).
+PINNED_MINUTE = "2031-05-05T10:17:00"
 #: How often litellm re-reads from Redis a cooldown key it found missing
 #: (DEFAULT_COOLDOWN_REDIS_READ_INTERVAL_SECONDS): how stale a peer's view can be.
 COOLDOWN_READ_INTERVAL = 1.0
 
 
-@pytest.fixture(scope="module")
-def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A password-protected redis-server on 127.0.0.1 without persistence."""
-    assert _REDIS_SERVER is not None
-    workdir = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    command = [_REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    command += ["--appendonly", "no", "--dir", str(workdir), "--requirepass", REDIS_PASSWORD]
-    with (workdir / "redis.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        client = redis.Redis(host="127.0.0.1", port=port, password=REDIS_PASSWORD)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((workdir / "redis.log").read_text()) from None
-                time.sleep(0.1)
-        client.close()
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-@pytest.fixture
-def redis_client(redis_port: int) -> Iterator[redis.Redis]:
-    """A client of the test Redis, emptied before the test."""
-    client = redis.Redis(host="127.0.0.1", port=redis_port, password=REDIS_PASSWORD)
-    client.flushall()
-    yield client
-    client.close()
-
-
-class Worker:
+class Worker(LineWorker):
     """A router_worker.py process: send it commands, read its JSON answers."""
 
     def __init__(self, settings: Mapping[str, Any], env: Mapping[str, str], log: Path) -> None:
-        with log.open("wb") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, str(PROXY_DIR / "router_worker.py"), json.dumps(settings)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=dict(env),
-                text=True,
-            )
-        self.log = log
-
-    def reply(self, timeout: float) -> Any:
-        """The next JSON line the worker prints."""
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else ""
-        if not line:
-            tail = "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-40:])
-            raise RuntimeError(f"worker {self.process.pid} gave no answer in {timeout} s:\n{tail}")
-        return json.loads(line)
+        super().__init__(PROXY_DIR / "router_worker.py", [json.dumps(settings)], env, log)
 
     def send(self, model: str, requests: int) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"model": model, "requests": requests}) + "\n")
-        self.process.stdin.flush()
-
-    def stop(self) -> None:
-        """Close its input (it exits), then terminate and kill by pid if it lingers."""
-        with contextlib.suppress(OSError):
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-        for end in (None, self.process.terminate, self.process.kill):
-            if end is not None:
-                end()
-            try:
-                self.process.wait(10)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self.send_line(json.dumps({"model": model, "requests": requests}))
 
 
 @contextlib.contextmanager
@@ -170,52 +86,55 @@ def posts(gateway: LocalGateway, model: str) -> int:
     return sum(1 for r in gateway.requests if r.body is not None and r.body.get("model") == model)
 
 
-def minute() -> datetime:
-    """The current rpm window: litellm keys usage by UTC minute."""
-    return datetime.now(timezone.utc).replace(second=0, microsecond=0)
+def rpm_pool(limited: LocalGateway, spare: LocalGateway, **redis_settings: Any) -> dict[str, Any]:
+    """A group of two deployments, one limited to RPM calls a minute, counted in one
+    minute the test pins (litellm keys usage by UTC minute; a run cannot straddle two)."""
+    return {
+        "model_list": [
+            deployment("pool", "pool-limited", limited, "fixed", rpm=RPM),
+            deployment("pool", "pool-spare", spare, "fixed"),
+            deployment("warmup", "warmup", spare, "echo"),
+        ],
+        "routing_strategy": "usage-based-routing-v2",
+        "retry": {"max_attempts": 6, "initial_backoff": 0.05, "max_backoff": 0.5},
+        "warmup_model": "warmup",
+        "pinned_minute": PINNED_MINUTE,
+        **redis_settings,
+    }
 
 
-def wait_for_a_fresh_window(needed: float = 25.0) -> None:
-    """Sleep into the next minute if fewer than `needed` seconds are left in this one."""
-    now = datetime.now(timezone.utc)
-    left = 60 - now.second - now.microsecond / 1e6
-    if left < needed:
-        time.sleep(left + 0.2)
+def serve_pool(redis_settings: Mapping[str, Any], logs: Path) -> tuple[list[Any], int, int]:
+    """Both workers send their requests at once: (results, served by limited, by spare)."""
+    with LocalGateway() as limited, LocalGateway() as spare:
+        settings = rpm_pool(limited, spare, **redis_settings)
+        with workers(WORKERS, settings, logs) as pool:
+            for worker in pool:
+                worker.send("pool", REQUESTS_PER_WORKER)
+            results = [result for worker in pool for result in worker.reply(WORKER_CALLS_TIMEOUT)]
+        return results, posts(limited, "fixed"), posts(spare, "fixed")
 
 
 def test_rpm_limit_holds_across_workers_and_traffic_spills_over(
     redis_client: redis.Redis, redis_port: int, tmp_path: Path
 ) -> None:
     url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0"
-    with LocalGateway() as limited, LocalGateway() as spare:
-        settings = {
-            "model_list": [
-                deployment("pool", "pool-limited", limited, "fixed", rpm=RPM),
-                deployment("pool", "pool-spare", spare, "fixed"),
-                deployment("warmup", "warmup", spare, "echo"),
-            ],
-            "routing_strategy": "usage-based-routing-v2",
-            "redis_url": url,
-            "retry": {"max_attempts": 6, "initial_backoff": 0.05, "max_backoff": 0.5},
-            "warmup_model": "warmup",
-        }
-        with workers(WORKERS, settings, tmp_path) as pool:
-            wait_for_a_fresh_window()
-            first = minute()
-            for worker in pool:
-                worker.send("pool", REQUESTS_PER_WORKER)
-            results = [result for worker in pool for result in worker.reply(WORKER_CALLS_TIMEOUT)]
-            last = minute()
-        windows = (last - first) // timedelta(minutes=1) + 1
-        served_by_limited, served_by_spare = posts(limited, "fixed"), posts(spare, "fixed")
+    results, served_by_limited, served_by_spare = serve_pool({"redis_url": url}, tmp_path)
 
     assert len(results) == WORKERS * REQUESTS_PER_WORKER
     assert all(r["ok"] for r in results), results
-    # Each worker alone stays under the limit; only the count shared in Redis stops the sum.
-    assert REQUESTS_PER_WORKER > RPM
-    assert RPM <= served_by_limited <= RPM * windows
+    assert served_by_limited == RPM  # the shared count stops the sum of both workers
+    assert served_by_spare == len(results) - RPM
+    assert redis_client.keys(f"pool-limited:*:rpm:{PINNED_MINUTE[11:16].replace(':', '-')}")
+
+
+def test_without_redis_the_same_workers_exceed_the_limit(tmp_path: Path) -> None:
+    """The negative control: each worker counts alone, so together they pass RPM."""
+    results, served_by_limited, served_by_spare = serve_pool({}, tmp_path)
+
+    assert all(r["ok"] for r in results), results
+    assert served_by_limited > RPM  # the sharing assertion above fails without Redis
+    assert served_by_limited <= WORKERS * RPM  # each worker still holds its own limit
     assert served_by_spare == len(results) - served_by_limited
-    assert redis_client.keys("pool-limited:*:rpm:*")
 
 
 def test_a_failing_deployment_is_cooled_down_for_every_worker(
