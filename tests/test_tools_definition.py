@@ -243,4 +243,20 @@ def test_invalid_tool_names_are_refused_at_definition_time() -> None:
     ],
 )
 def test_results_are_serialised_as_json_except_strings(value: object, expected: str) -> None:
-    assert serialize_result(value) == expected
+    assert serialize_result(value) == (expected, None)
+
+
+def test_bytes_that_are_not_utf8_become_best_effort_text_with_a_warning() -> None:
+    content, warning = serialize_result(b"ok \xff\xfe")
+    assert content == "ok \ufffd\ufffd"
+    assert warning is not None
+    assert warning.startswith("the result was not JSON-serialisable")
+
+
+def test_a_circular_dict_becomes_best_effort_text_with_a_warning() -> None:
+    value: dict[str, object] = {"name": "loop"}
+    value["self"] = value
+    content, warning = serialize_result(value)
+    assert content == "{'name': 'loop', 'self': {...}}"
+    assert warning is not None
+    assert "not JSON-serialisable" in warning

@@ -13,8 +13,16 @@ from pydantic import ValidationError
 
 from llmport.base import BaseLLM
 from llmport.errors import redact
+from llmport.parsing import parse_tool_arguments
 from llmport.response import LLMResponse, ToolCall, Usage
-from llmport.tools.audit import AuditEvent, AuditEventKind, AuditHook, emit_audit
+from llmport.tools.audit import (
+    AuditEvent,
+    AuditEventKind,
+    AuditHook,
+    emit_audit,
+    hide_values,
+    secret_values,
+)
 from llmport.tools.confirmation import ConfirmationGuard
 from llmport.tools.definition import Tool, describe_validation_error, serialize_result
 from llmport.tools.result import PendingConfirmation, ToolLoopResult, ToolLoopStatus
@@ -84,12 +92,25 @@ class Run:
         self.run_id = pending.run_id if pending else uuid.uuid4().hex
         self.usage = pending.usage if pending else Usage()
         self.guard = guard or ConfirmationGuard()
+        #: Values of secret-named tool arguments seen in this run: hidden wherever they reappear.
+        self.secrets: set[str] = set()
+        for message in self.messages:
+            for entry in message.get("tool_calls") or ():
+                self.remember_secrets(_arguments_of(entry))
+
+    def remember_secrets(self, arguments: Any) -> None:
+        self.secrets |= secret_values(arguments)
+
+    def hide(self, text: str) -> str:
+        """`text` without this run's secret argument values."""
+        return hide_values(text, self.secrets)  # type: ignore[no-any-return]
 
     def emit(self, kind: AuditEventKind, call: ToolCall | None = None, **fields: Any) -> None:
         if not self.audit:
             return
         if call is not None:
             fields.update(tool_call_id=call.id, tool_name=call.name)
+        fields = hide_values(fields, self.secrets) if self.secrets else fields
         event = AuditEvent(kind=kind, run_id=self.run_id, iteration=self.iterations, **fields)
         emit_audit(self.audit, event)
 
@@ -163,6 +184,7 @@ class Run:
 
     def resolve(self, call: ToolCall) -> Step:
         """Find the tool and validate the arguments; a step holding an error if that fails."""
+        self.remember_secrets(call.arguments)
         tool = self.tools.get(call.name)
         if tool is None:
             available = ", ".join(self.tools) or "none"
@@ -179,7 +201,7 @@ class Run:
                 problems = describe_validation_error(exc)
                 error = f"Error: invalid arguments for {call.name}: {problems}"
         self.emit(AuditEventKind.TOOL_ERROR, call, arguments=call.arguments, error=error)
-        return Step(call, tool, content=error)
+        return Step(call, tool, content=self.hide(error))
 
     def decide(self, step: Step, approved: bool, error: str | None = None) -> None:
         step.approved = approved
@@ -211,22 +233,22 @@ class Run:
         self.emit(AuditEventKind.TOOL_CALL, step.call, arguments=step.call.arguments)
         began = time.perf_counter()
         try:
-            content = serialize_result(tool.invoke(kwargs))
+            value = tool.invoke(kwargs)
         except Exception as exc:
             self._failed(step, exc, began)
         else:
-            self._returned(step, content, began)
+            self._returned(step, value, began)
 
     async def aexecute(self, step: Step) -> None:
         tool, kwargs = _runnable(step)
         self.emit(AuditEventKind.TOOL_CALL, step.call, arguments=step.call.arguments)
         began = time.perf_counter()
         try:
-            content = serialize_result(await tool.ainvoke(kwargs))
+            value = await tool.ainvoke(kwargs)
         except Exception as exc:
             self._failed(step, exc, began)
         else:
-            self._returned(step, content, began)
+            self._returned(step, value, began)
 
     def append_results(self, steps: list[Step]) -> None:
         for step in steps:
@@ -234,13 +256,27 @@ class Run:
                 message = {"role": "tool", "tool_call_id": step.call.id, "content": step.content}
                 self.messages.append(message)
 
-    def _returned(self, step: Step, content: str, began: float) -> None:
-        step.content = content
+    def _returned(self, step: Step, value: Any, began: float) -> None:
         duration = _elapsed_ms(began)
-        self.emit(AuditEventKind.TOOL_RESULT, step.call, result=content, duration_ms=duration)
+        content, warning = serialize_result(value)
+        step.content = content = self.hide(content)
+        if warning is not None:
+            logger.warning(
+                "tool %s: %s",
+                step.call.name,
+                warning,
+                extra={"run_id": self.run_id, "tool": step.call.name},
+            )
+        self.emit(
+            AuditEventKind.TOOL_RESULT,
+            step.call,
+            result=content,
+            duration_ms=duration,
+            warning=warning,
+        )
 
     def _failed(self, step: Step, exc: Exception, began: float) -> None:
-        step.content = error = f"Error: {type(exc).__name__}: {redact(str(exc))}"
+        step.content = error = self.hide(f"Error: {type(exc).__name__}: {redact(str(exc))}")
         logger.warning(
             "tool %s failed: %s",
             step.call.name,
@@ -288,6 +324,13 @@ def _runnable(step: Step) -> tuple[Tool, dict[str, Any]]:
     if step.tool is None or step.kwargs is None:  # resolve() guarantees both for runnable steps
         raise RuntimeError(f"tool call {step.call.id} is not runnable")
     return step.tool, step.kwargs
+
+
+def _arguments_of(entry: Any) -> dict[str, Any]:
+    """The parsed arguments of an OpenAI `tool_calls` entry ({} when unreadable)."""
+    function = entry.get("function") if isinstance(entry, Mapping) else None
+    raw = function.get("arguments") if isinstance(function, Mapping) else None
+    return parse_tool_arguments(raw)[0]
 
 
 def _elapsed_ms(began: float) -> float:

@@ -4,14 +4,18 @@ Every step of `run_tools` is reported to the audit hooks it was given, in order:
 
     llm_call                one per LLM call: model, status, usage, latency, error
     tool_call               a tool is about to run: id, name, validated arguments
-    tool_result             it returned: the tool-message content, duration
+    tool_result             it returned: the tool-message content, duration (and a
+                            warning when the result was not JSON-serialisable)
     tool_error              unknown tool, invalid arguments or an exception: the message sent
     confirmation_requested  the loop stopped for approval of this call
     confirmation            approve or reject decided (by `confirm=` or `resume_tools`)
     loop_end                the loop returned: status, iterations, summed usage
 
 An audit hook is any callable taking an `AuditEvent`. A hook that raises is logged
-and ignored: auditing never fails the loop.
+and ignored: auditing never fails the loop. The values of secret-named arguments
+(`password`, `api_key`, `*_token`...) never appear in an event of their run: wherever
+they reappear (an exception's message, a result, another call's arguments) they are
+replaced with "[REDACTED]".
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ from typing import Any, TypeAlias
 from llmport.errors import redact
 from llmport.response import Usage
 
-__all__ = ["AuditEvent", "AuditEventKind", "AuditHook", "JSONLAuditWriter", "emit_audit"]
+__all__ = [
+    "AuditEvent",
+    "AuditEventKind",
+    "AuditHook",
+    "JSONLAuditWriter",
+    "emit_audit",
+    "hide_values",
+    "secret_values",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +84,7 @@ class AuditEvent:
     status: str | None = None
     model: str | None = None
     usage: Usage | None = None
+    warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The event as JSON-safe data, without the fields that are None."""
@@ -144,6 +157,50 @@ def _is_secret_name(key: str) -> bool:
     """True for names like `api_key`, `Authorization`, `password`, `access_token`."""
     normalised = re.sub(r"[^a-z0-9]", "", key.lower())
     return normalised.endswith("token") or any(word in normalised for word in _SECRET_WORDS)
+
+
+#: Shorter values are not hidden elsewhere: replacing "no" or "1" everywhere would garble text.
+_MIN_SECRET_LENGTH = 4
+
+
+def secret_values(arguments: Any) -> set[str]:
+    """The values (as text) under secret-named keys of `arguments`, at any depth."""
+    found: set[str] = set()
+
+    def collect(value: Any, secret: bool) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                collect(item, secret or _is_secret_name(str(key)))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                collect(item, secret)
+        elif secret and not isinstance(value, bool) and isinstance(value, (str, int, float)):
+            text = str(value)
+            if len(text) >= _MIN_SECRET_LENGTH:
+                found.add(text)
+
+    collect(arguments, False)
+    return found
+
+
+def hide_values(value: Any, secrets: Iterable[str]) -> Any:
+    """`value` with every occurrence of each secret in its strings replaced by "[REDACTED]"."""
+    ordered = sorted(secrets, key=len, reverse=True)  # a longer secret may contain a shorter one
+    if not ordered:
+        return value
+
+    def hide(item: Any) -> Any:
+        if isinstance(item, str):
+            for secret in ordered:
+                item = item.replace(secret, REDACTED)
+            return item
+        if isinstance(item, dict):
+            return {k: hide(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [hide(v) for v in item]
+        return item
+
+    return hide(value)
 
 
 def _hide_secret_keys(value: Any) -> Any:

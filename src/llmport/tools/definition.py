@@ -167,11 +167,30 @@ def tool(
     return decorate if function is None else decorate(function)
 
 
-def serialize_result(value: Any) -> str:
-    """A tool's return value as tool-message content: str as is, anything else as JSON."""
+def serialize_result(value: Any) -> tuple[str, str | None]:
+    """A tool's return value as tool-message content, and a warning if it was not JSON.
+
+    A `str` is sent as is, anything else as JSON. What JSON cannot hold (bytes that are
+    not UTF-8, a dict that contains itself) becomes a best-effort string instead, with
+    a warning saying so: the tool ran, so its result is never reported as a failure.
+    """
     if isinstance(value, str):
-        return value
-    return pydantic_core.to_json(value, fallback=str).decode()
+        return value, None
+    try:
+        return pydantic_core.to_json(value, fallback=str).decode(), None
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        warning = f"the result was not JSON-serialisable ({reason}); sent as text instead"
+        return _best_effort_text(value), warning
+
+
+def _best_effort_text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    try:
+        return str(value)  # containers show a self-reference as {...} or [...]
+    except Exception:
+        return f"<{type(value).__name__} object>"
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
