@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
+from llmport._toml_lines import key_lines
 from llmport.errors import ConfigurationError, ErrorKind
 
 if sys.version_info >= (3, 11):
@@ -92,46 +92,64 @@ class Profiles(Mapping[str, Profile]):
     def build(self, name: str, **settings: Any) -> BaseLLM:
         """The LLM for profile `name`; `settings` override a single profile's values.
 
+        Each profile is resolved once per call, however many groups share it, so the
+        work is linear in the size of the file.
+
         Raises:
             ConfigurationError: unknown profile, settings passed to a group, the
                 `api_key_env` variable is unset, or the provider rejects a setting.
         """
-        from llmport.fallback import FallbackLLM
-        from llmport.registry import build_provider, cached
-
         profile = self._profiles.get(name)
         if profile is None:
             raise ConfigurationError(f"{self.path}: no profile {name!r}{_hint(name, self)}")
+        if profile.is_group and settings:
+            raise ConfigurationError(
+                f"{self.path}: profile {name!r} is a group; settings cannot be passed to it "
+                "(set them on its member profiles, or per call)"
+            )
+        return self._resolve(profile, settings, {})
+
+    def _resolve(
+        self, profile: Profile, settings: Mapping[str, Any], built: dict[str, BaseLLM]
+    ) -> BaseLLM:
+        """Build `profile`, reusing what `built` already holds for shared members."""
+        from llmport.fallback import FallbackLLM
+        from llmport.registry import build_provider, cached
+
+        if profile.name in built:
+            return built[profile.name]
         if profile.is_group:
-            if settings:
-                raise ConfigurationError(
-                    f"{self.path}: profile {name!r} is a group; settings cannot be passed to it "
-                    "(set them on its member profiles, or per call)"
-                )
-            members = [self.build(member) for member in profile.members]
+            members = [self._resolve(self._profiles[m], {}, built) for m in profile.members]
             kinds = profile.fallback_on
             key = (FallbackLLM, tuple(id(m) for m in members), kinds)
-            return cached(key, lambda: FallbackLLM(members, fallback_on=kinds))
-        assert profile.provider is not None
+            llm: BaseLLM = cached(key, lambda: FallbackLLM(members, fallback_on=kinds))
+        else:
+            values = self._values(profile, settings)
+            try:
+                llm = build_provider(str(profile.provider), values)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{self.path}: profile {profile.name!r}: {exc}") from None
+        if not settings:
+            built[profile.name] = llm
+        return llm
+
+    def _values(self, profile: Profile, settings: Mapping[str, Any]) -> dict[str, Any]:
         values = {**profile.settings, **settings}
         if profile.api_key_env and "api_key" not in settings:
             values["api_key"] = os.environ.get(profile.api_key_env, "")
             if not values["api_key"]:
                 raise ConfigurationError(
-                    f"{self.path}: profile {name!r} reads its API key from "
+                    f"{self.path}: profile {profile.name!r} reads its API key from "
                     f"{profile.api_key_env}, which is not set"
                 )
-        try:
-            return build_provider(profile.provider, values)
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{self.path}: profile {name!r}: {exc}") from None
+        return values
 
 
 def load_profiles(path: str | os.PathLike[str] | None = None) -> Profiles:
     """Read and check a profiles file, and make it the one `get_llm()` uses.
 
-    Without `path`, the file named by `LLMPORT_CONFIG` is read. `llmport.reset()`
-    forgets an explicitly loaded file.
+    Without `path`, the file named by `LLMPORT_CONFIG` is read. Either way the file is
+    read again when it changes on disk. `llmport.reset()` forgets an explicitly loaded file.
 
     Raises:
         ConfigurationError: the file is missing, is not valid TOML, or holds an invalid
@@ -142,38 +160,42 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> Profiles:
         path = os.environ.get(CONFIG_ENV, "").strip()
         if not path:
             raise ConfigurationError(f"no profiles file: set {CONFIG_ENV} or pass a path")
-    profiles = _read(Path(path))
+    file = Path(path)
+    stamp = _stamp(file, f"{file}: cannot read the profiles file: no such file")
+    loaded = (stamp, _read(file))
     with _lock:
-        _explicit = profiles
-    return profiles
+        _explicit = loaded
+    return loaded[1]
 
 
 def active_profiles() -> Profiles | None:
     """The profiles `get_llm()` consults: the loaded file, else `LLMPORT_CONFIG`'s, else None.
 
-    The `LLMPORT_CONFIG` file is read again when it changes on disk.
+    Both files are read again when they change on disk (size or modification time).
     """
-    global _from_env
-    if _explicit is not None:
-        return _explicit
+    global _explicit, _from_env
+    with _lock:
+        explicit = _explicit
+    if explicit is not None:
+        fresh = _fresh(explicit, f"{explicit[1].path}: the loaded profiles file is gone")
+        with _lock:
+            if _explicit is explicit:
+                _explicit = fresh
+        return fresh[1]
     value = os.environ.get(CONFIG_ENV, "").strip()
     if not value:
         return None
     path = Path(value)
-    try:
-        stat = path.stat()
-    except OSError:
-        raise ConfigurationError(
-            f"{CONFIG_ENV} names {value!r}, which cannot be read: no such file"
-        ) from None
-    stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+    missing = f"{CONFIG_ENV} names {value!r}, which cannot be read: no such file"
     with _lock:
-        if _from_env is not None and _from_env[0] == stamp:
-            return _from_env[1]
-    profiles = _read(path)
+        cached = _from_env
+    if cached is None or cached[0][0] != str(path):
+        loaded = (_stamp(path, missing), _read(path))
+    else:
+        loaded = _fresh(cached, missing)
     with _lock:
-        _from_env = (stamp, profiles)
-    return profiles
+        _from_env = loaded
+    return loaded[1]
 
 
 def forget_profiles() -> None:
@@ -184,9 +206,26 @@ def forget_profiles() -> None:
         _from_env = None
 
 
+_Stamp = tuple[str, int, int]
 _lock = threading.Lock()
-_explicit: Profiles | None = None
-_from_env: tuple[tuple[str, int, int], Profiles] | None = None
+_explicit: tuple[_Stamp, Profiles] | None = None
+_from_env: tuple[_Stamp, Profiles] | None = None
+
+
+def _stamp(path: Path, missing: str) -> _Stamp:
+    """What tells a changed file: its path, modification time and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        raise ConfigurationError(missing) from None
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _fresh(loaded: tuple[_Stamp, Profiles], missing: str) -> tuple[_Stamp, Profiles]:
+    """`loaded` if its file is unchanged, else the file read again."""
+    path = loaded[1].path
+    stamp = _stamp(path, missing)
+    return loaded if stamp == loaded[0] else (stamp, _read(path))
 
 
 # --- reading and checking -----------------------------------------------------------------
@@ -211,6 +250,7 @@ class _Checker:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.lines = text.splitlines()
+        self._lines: dict[tuple[str, ...], int] | None = None
 
     def fail(self, reason: str, profile: str | None = None, key: str | None = None) -> NoReturn:
         dotted = ".".join(p for p in ("profiles" if profile else None, profile, key) if p)
@@ -231,8 +271,7 @@ class _Checker:
                 if member not in profiles:
                     reason = f"unknown member profile {member!r}{_hint(member, profiles)}"
                     self.fail(reason, profile.name, "members")
-        for name in profiles:
-            self.check_cycles(name, profiles, ())
+        self.check_cycles(profiles)
         default = data.get("default")
         if default is not None and (not isinstance(default, str) or default not in profiles):
             self.fail(
@@ -302,33 +341,40 @@ class _Checker:
                     key = ".".join(str(part) for part in error["loc"])
                     self.fail(error["msg"], name, key)
 
-    def check_cycles(self, name: str, profiles: dict[str, Profile], path: tuple[str, ...]) -> None:
+    def check_cycles(self, profiles: dict[str, Profile]) -> None:
+        """Depth-first search visiting each profile once: linear in profiles plus members."""
+        done: set[str] = set()
+        for name in profiles:
+            if name not in done:
+                self._visit(name, profiles, done, {})
+
+    def _visit(
+        self, name: str, profiles: dict[str, Profile], done: set[str], path: dict[str, None]
+    ) -> None:
+        """Visit `name` below `path` (the profiles being visited, in order)."""
         if name in path:
-            cycle = " -> ".join((*path[path.index(name) :], name))
-            self.fail(f"members form a cycle: {cycle}", path[0], "members")
+            on_path = list(path)
+            cycle = " -> ".join((*on_path[on_path.index(name) :], name))
+            self.fail(f"members form a cycle: {cycle}", name, "members")
+        if name in done:
+            return
+        path[name] = None
         for member in profiles[name].members:
-            self.check_cycles(member, profiles, (*path, name))
+            self._visit(member, profiles, done, path)
+        del path[name]
+        done.add(name)
 
     def _line_of(self, profile: str | None, key: str | None) -> int | None:
-        """Best effort: the line of `key` in `[profiles.<profile>]`, or of the header."""
-        start = 0
-        if profile is not None:
-            header = re.compile(rf"""\s*\[\s*profiles\s*\.\s*["']?{re.escape(profile)}["']?\s*\]""")
-            found = next((i for i, line in enumerate(self.lines) if header.match(line)), None)
-            if found is None:
-                return None
-            start = found
-        if key is None:
-            return start + 1 if profile is not None else None
-        name = re.escape(key.split(".")[0])
-        pattern = re.compile(rf"""\s*["']?{name}["']?\s*[=.]""")
-        for index in range(start + (profile is not None), len(self.lines)):
-            line = self.lines[index]
-            if profile is not None and line.lstrip().startswith("["):
-                break
-            if pattern.match(line):
-                return index + 1
-        return start + 1 if profile is not None else None
+        """The line of `key` in profile `profile` (sub-tables too), else of the nearest
+        enclosing table or key that is written in the file; None if none is."""
+        path = (*(("profiles", profile) if profile else ()), *(key.split(".") if key else ()))
+        if self._lines is None:
+            self._lines = key_lines(self.lines)
+        while path:
+            if path in self._lines:
+                return self._lines[path]
+            path = path[:-1]
+        return None
 
 
 def _hint(name: str, known: Any) -> str:
