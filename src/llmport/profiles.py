@@ -161,8 +161,7 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> Profiles:
         if not path:
             raise ConfigurationError(f"no profiles file: set {CONFIG_ENV} or pass a path")
     file = Path(path)
-    stamp = _stamp(file, f"{file}: cannot read the profiles file: no such file")
-    loaded = (stamp, _read(file))
+    loaded = (_stamp(file), _read(file))  # stamp first: a change while reading is seen later
     with _lock:
         _explicit = loaded
     return loaded[1]
@@ -171,13 +170,17 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> Profiles:
 def active_profiles() -> Profiles | None:
     """The profiles `get_llm()` consults: the loaded file, else `LLMPORT_CONFIG`'s, else None.
 
-    Both files are read again when they change on disk (size or modification time).
+    Both files are read again when they change on disk (size or modification time). A
+    loaded file that has been removed since leaves its profiles in place.
     """
     global _explicit, _from_env
     with _lock:
         explicit = _explicit
     if explicit is not None:
-        fresh = _fresh(explicit, f"{explicit[1].path}: the loaded profiles file is gone")
+        stamp = _stamp(explicit[1].path)
+        if stamp is None or stamp == explicit[0]:
+            return explicit[1]
+        fresh = (stamp, _read(explicit[1].path))
         with _lock:
             if _explicit is explicit:
                 _explicit = fresh
@@ -186,13 +189,16 @@ def active_profiles() -> Profiles | None:
     if not value:
         return None
     path = Path(value)
-    missing = f"{CONFIG_ENV} names {value!r}, which cannot be read: no such file"
+    stamp = _stamp(path)
+    if stamp is None:
+        raise ConfigurationError(
+            f"{CONFIG_ENV} names {value!r}, which cannot be read: no such file"
+        )
     with _lock:
         cached = _from_env
-    if cached is None or cached[0][0] != str(path):
-        loaded = (_stamp(path, missing), _read(path))
-    else:
-        loaded = _fresh(cached, missing)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    loaded = (stamp, _read(path))
     with _lock:
         _from_env = loaded
     return loaded[1]
@@ -208,24 +214,17 @@ def forget_profiles() -> None:
 
 _Stamp = tuple[str, int, int]
 _lock = threading.Lock()
-_explicit: tuple[_Stamp, Profiles] | None = None
+_explicit: tuple[_Stamp | None, Profiles] | None = None
 _from_env: tuple[_Stamp, Profiles] | None = None
 
 
-def _stamp(path: Path, missing: str) -> _Stamp:
-    """What tells a changed file: its path, modification time and size."""
+def _stamp(path: Path) -> _Stamp | None:
+    """What tells a changed file (path, modification time, size); None if it is missing."""
     try:
         stat = path.stat()
     except OSError:
-        raise ConfigurationError(missing) from None
+        return None
     return (str(path), stat.st_mtime_ns, stat.st_size)
-
-
-def _fresh(loaded: tuple[_Stamp, Profiles], missing: str) -> tuple[_Stamp, Profiles]:
-    """`loaded` if its file is unchanged, else the file read again."""
-    path = loaded[1].path
-    stamp = _stamp(path, missing)
-    return loaded if stamp == loaded[0] else (stamp, _read(path))
 
 
 # --- reading and checking -----------------------------------------------------------------
