@@ -103,7 +103,7 @@ class Run:
 
     def hide(self, text: str) -> str:
         """`text` without this run's secret argument values."""
-        return hide_values(text, self.secrets)  # type: ignore[no-any-return]
+        return str(hide_values(text, self.secrets))
 
     def emit(self, kind: AuditEventKind, call: ToolCall | None = None, **fields: Any) -> None:
         if not self.audit:

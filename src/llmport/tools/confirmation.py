@@ -130,7 +130,9 @@ class ConfirmationGuard:
         """Refuse a state that is altered, inconsistent or expired.
 
         Raises:
-            ConfirmationSignatureError, ConfirmationMismatchError, ConfirmationExpiredError.
+            ConfirmationSignatureError: a key is configured and the state is unsigned or altered.
+            ConfirmationMismatchError: the pending calls differ from their assistant message.
+            ConfirmationExpiredError: the state is past its expiry.
         """
         if not isinstance(pending, PendingConfirmation):
             raise TypeError(f"pending must be a PendingConfirmation, got {type(pending).__name__}")
