@@ -319,6 +319,24 @@ def test_claims_go_to_the_guard_store() -> None:
     assert InMemoryClaimStore().claim(pending.id, 60) is True
 
 
+def test_an_in_memory_claim_lapses_after_its_ttl() -> None:
+    clock = FakeClock(0)
+    store = InMemoryClaimStore(clock=clock)
+    assert (store.claim("a", 10), store.claim("a", 10)) == (True, False)
+    clock.now = 10
+    assert store.claim("a", 10) is True
+
+
+def test_the_in_memory_store_forgets_lapsed_claims() -> None:
+    clock = FakeClock(0)
+    store = InMemoryClaimStore(clock=clock)
+    for number in range(3000):
+        clock.now = number
+        assert store.claim(f"state-{number}", 5) is True
+    assert len(store) < 1100  # lapsed claims were dropped
+    assert store.claim("state-2999", 5) is False
+
+
 class FakeRedis:
     """Records SET calls and honours NX, as redis.Redis.set does."""
 

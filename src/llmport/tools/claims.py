@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["ClaimStore", "InMemoryClaimStore", "RedisClaimStore", "default_claim_store"]
+
+_CLEANUP_SIZE = 1024
 
 
 @runtime_checkable
@@ -31,21 +34,28 @@ class InMemoryClaimStore:
     processes may resume the same state.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._expiry: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._clock = clock
+        self._cleanup_at = _CLEANUP_SIZE
 
     def __repr__(self) -> str:
-        return f"InMemoryClaimStore({len(self._expiry)} claims)"
+        return f"InMemoryClaimStore({len(self)} claims)"
+
+    def __len__(self) -> int:
+        """Claims held, lapsed ones included until the next clean-up."""
+        return len(self._expiry)
 
     def claim(self, key: str, ttl: float) -> bool:
         """True the first time `key` is claimed (until its claim lapses)."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             if self._expiry.get(key, -math.inf) > now:
                 return False
-            if len(self._expiry) >= 1024:  # amortised clean-up keeps memory bounded
+            if len(self._expiry) >= self._cleanup_at:  # amortised: memory stays bounded
                 self._expiry = {k: t for k, t in self._expiry.items() if t > now}
+                self._cleanup_at = max(_CLEANUP_SIZE, 2 * len(self._expiry))
             self._expiry[key] = now + ttl
             return True
 
