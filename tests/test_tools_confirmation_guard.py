@@ -216,6 +216,14 @@ def test_an_edit_to_both_calls_and_transcript_is_refused_when_signed() -> None:
     assert ran == []
 
 
+@given(signature=st.text(max_size=80))
+def test_any_forged_signature_is_refused(signature: str) -> None:
+    guard = ConfirmationGuard(signing_key=KEY)
+    pending = dataclasses.replace(paused(guard), signature=signature)
+    with pytest.raises(ConfirmationSignatureError, match="does not match"):
+        resume(pending, guard)
+
+
 def test_a_state_signed_with_another_key_is_refused() -> None:
     pending = paused(ConfirmationGuard(signing_key="another-key-entirely"))
     with pytest.raises(ConfirmationSignatureError):

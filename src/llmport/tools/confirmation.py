@@ -169,7 +169,7 @@ class ConfirmationGuard:
             raise ConfirmationSignatureError(
                 "the pending confirmation is not signed, and a signing key is configured"
             )
-        if not hmac.compare_digest(pending.signature, _sign(key, pending)):
+        if not hmac.compare_digest(pending.signature.encode(), _sign(key, pending).encode()):
             raise ConfirmationSignatureError(
                 "the pending confirmation's signature does not match: it was altered "
                 "or signed with another key"
