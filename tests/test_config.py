@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from llmport import ConfigurationError, ErrorKind, LiteLLMConfig, LLMError, RetryPolicy
+from llmport import ConfigurationError, ErrorKind, LiteLLM, LiteLLMConfig, LLMError, RetryPolicy
 
 
 def test_env_prefix_reads_litellm_variables(llm_env: Callable[..., None]) -> None:
@@ -67,6 +67,27 @@ def test_auth_headers_are_secrets_and_hidden_from_repr() -> None:
     )
     assert "Bearer tok-123456" in config.secret_values()
     assert "tok-123456" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "header", ["Authorization", "api-key", "X-Api-Key", "Proxy-Authorization", "Cookie"]
+)
+def test_auth_headers_are_masked_in_dumps_like_the_api_key(header: str) -> None:
+    config = LiteLLMConfig.load(
+        chat_model="m", extra_headers={header: "tok-123456", "X-Trace": "t"}
+    )
+    assert config.model_dump()["extra_headers"] == {header: "**********", "X-Trace": "t"}
+    assert "tok-123456" not in config.model_dump_json()
+    assert "tok-123456" not in repr(config) + str(config)
+
+
+def test_masked_auth_header_is_still_sent() -> None:
+    config = LiteLLMConfig.load(
+        chat_model="m", extra_headers={"Authorization": "Bearer tok-123456"}
+    )
+    llm = LiteLLM(config)
+    request = llm.build_request([{"role": "user", "content": "Hi"}])
+    assert llm.completion_kwargs(request)["extra_headers"] == {"Authorization": "Bearer tok-123456"}
 
 
 def test_empty_api_key_env_is_treated_as_unset(llm_env: Callable[..., None]) -> None:

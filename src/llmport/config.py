@@ -5,7 +5,15 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from typing_extensions import Self
 
@@ -13,6 +21,12 @@ from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
 
 __all__ = ["DEFAULT_RETRY_ON", "BaseLLMConfig", "RetryPolicy"]
+
+#: Header names whose values are credentials: masked in dumps, redacted from output.
+_AUTH_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"}
+)
+_MASKED = "**********"  # what pydantic shows for a SecretStr
 
 DEFAULT_RETRY_ON = frozenset(
     {ErrorKind.RATE_LIMIT, ErrorKind.SERVER, ErrorKind.TIMEOUT, ErrorKind.CONNECTION}
@@ -103,6 +117,11 @@ class BaseLLMConfig(BaseSettings):
     def _empty_key_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_serializer("extra_headers")
+    def _mask_auth_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        # Dumps show auth headers as api_key is shown; the provider reads the field itself.
+        return {k: _MASKED if k.lower() in _AUTH_HEADERS else v for k, v in headers.items()}
+
     @field_validator("api_base", mode="before")
     @classmethod
     def _empty_base_is_none(cls, value: Any) -> Any:
@@ -154,7 +173,7 @@ class BaseLLMConfig(BaseSettings):
         if self.api_key is not None:
             secrets.append(self.api_key.get_secret_value())
         for name, value in self.extra_headers.items():
-            if name.lower() in ("authorization", "api-key", "x-api-key", "proxy-authorization"):
+            if name.lower() in _AUTH_HEADERS:
                 secrets.append(value)
         # Shorter values are not real credentials, and redacting them would mangle text.
         return tuple(s for s in secrets if len(s) >= 6)
