@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from llmport._call_log import log_attempt_failed, log_call
+from llmport._redact import redact_secrets
 from llmport._validation import (
     check_messages,
     check_metadata,
@@ -33,7 +34,7 @@ from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, classify
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.parsing import parse_completion
-from llmport.redaction import redact, register_secret
+from llmport.redaction import register_secret
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 from llmport.response_stream import AsyncResponseStream, ResponseStream, StreamingUnsupportedError
 from llmport.structured import (
@@ -358,6 +359,7 @@ class BaseLLM(abc.ABC):
             response = self._parse(payload, request)
         except Exception as exc:  # a custom _parse that raises still yields a response
             return self._failure(exc, request, attempt, began)
+        response = self._redact(response)
         if not response.ok:
             self._log_attempt(response, request, attempt, began)
         return response
@@ -376,8 +378,13 @@ class BaseLLM(abc.ABC):
             provider=self.provider_name,
             error=error,
         )
+        response = self._redact(response)
         self._log_attempt(response, request, attempt, began)
         return response
+
+    def _redact(self, response: LLMResponse) -> LLMResponse:
+        """`response` with every secret masked: the one pass everything downstream relies on."""
+        return redact_secrets(response, self._secrets)
 
     def _retry_delay(self, response: LLMResponse, attempt: int, started: float) -> float | None:
         if response.error is None:
@@ -399,10 +406,7 @@ class BaseLLM(abc.ABC):
         hooks: tuple[LLMHooks, ...] = (),
     ) -> LLMResponse:
         latency_ms = (time.monotonic() - started) * 1000
-        changes: dict[str, Any] = {"latency_ms": latency_ms, "attempts": attempt}
-        if self._secrets and any(s in response.content for s in self._secrets):
-            changes["content"] = redact(response.content, self._secrets)
-        response = replace(response, **changes)
+        response = replace(response, latency_ms=latency_ms, attempts=attempt)
         if request.output_type is not None:
             response = validate_output(response, request.output_type)
         log_call(self.provider_name, response, request, attempt, latency_ms)

@@ -20,6 +20,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from llmport._redact import StreamRedactor
 from llmport.errors import ErrorKind
 from llmport.hooks import LLMHooks, emit
 from llmport.response import LLMError, LLMResponse
@@ -77,7 +78,7 @@ class _StreamBase:
             acc.fail(_CUT)
 
     def _retry_delay(self, acc: StreamAccumulator, emitted: bool, attempt: int) -> float | None:
-        response = acc.response()
+        response = self._llm._redact(acc.response())
         if emitted or response.error is None:
             return None
         delay = self._llm._retry_delay(response, attempt, self._started)
@@ -108,7 +109,7 @@ class _StreamBase:
 
     def _finish(self, acc: StreamAccumulator, attempt: int) -> LLMResponse:
         response = self._llm._finish(
-            acc.response(), self._request, attempt, self._started, self._hooks
+            self._llm._redact(acc.response()), self._request, attempt, self._started, self._hooks
         )
         self._response = response
         return response
@@ -181,13 +182,15 @@ class ResponseStream(_StreamBase):
         while True:
             attempt += 1
             acc = self._accumulator()
+            redactor = StreamRedactor(llm._secrets)
             emitted = False
             chunks: Iterator[Any] | None = None
             try:
                 chunks = llm._stream(self._request)
                 for item in chunks:
-                    for event in self._feed(acc, item):
-                        emitted = True
+                    events = self._feed(acc, item)
+                    emitted = emitted or bool(events)
+                    for event in redactor.events(events):
                         yield event
                     if acc.failed:
                         break
@@ -207,6 +210,8 @@ class ResponseStream(_StreamBase):
             if delay is None:
                 break
             llm._sleep(delay)
+        for event in redactor.flush():
+            yield event
         yield FinishEvent(self._finish(acc, attempt))
 
     def _buffered(self) -> Iterator[StreamEvent]:
@@ -264,13 +269,15 @@ class AsyncResponseStream(_StreamBase):
         while True:
             attempt += 1
             acc = self._accumulator()
+            redactor = StreamRedactor(llm._secrets)
             emitted = False
             chunks: AsyncIterator[Any] | None = None
             try:
                 chunks = llm._astream(self._request)
                 async for item in chunks:
-                    for event in self._feed(acc, item):
-                        emitted = True
+                    events = self._feed(acc, item)
+                    emitted = emitted or bool(events)
+                    for event in redactor.events(events):
                         yield event
                     if acc.failed:
                         break
@@ -293,4 +300,6 @@ class AsyncResponseStream(_StreamBase):
             if delay is None:
                 break
             await llm._asleep(delay)
+        for event in redactor.flush():
+            yield event
         yield FinishEvent(self._finish(acc, attempt))

@@ -21,6 +21,7 @@ from pydantic_settings import SettingsConfigDict
 
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
+from llmport.providers._backend_keys import backend_key_values
 from llmport.response import LLMResponse, Usage
 
 __all__ = ["LiteLLM", "LiteLLMConfig"]
@@ -75,6 +76,11 @@ class LiteLLMConfig(BaseLLMConfig):
     #: and stream caching, which costs about half of a litellm stream's CPU. It is a
     #: process-wide litellm switch: it also silences litellm callbacks on streams.
     disable_streaming_logging: bool = False
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The inherited secrets plus the key litellm reads from the environment for the
+        chosen backend (`OPENAI_API_KEY` for `openai/...`): a server may echo that one too."""
+        return (*super().secret_values(), *backend_key_values(self.chat_model))
 
 
 class LiteLLM(BaseLLM):

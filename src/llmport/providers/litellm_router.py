@@ -27,6 +27,7 @@ from typing_extensions import Self
 
 from llmport.base import ChatRequest
 from llmport.errors import ConfigurationError, ErrorKind, classify
+from llmport.providers._backend_keys import backend_key_values
 from llmport.providers.litellm import LiteLLM, LiteLLMConfig, import_litellm
 from llmport.response import LLMError
 
@@ -180,6 +181,9 @@ class LiteLLMRouterConfig(LiteLLMConfig):
                 key = os.environ.get(key.removeprefix("os.environ/"))
             if isinstance(key, str) and len(key) >= 6:
                 secrets.append(key)
+            model = deployment["litellm_params"].get("model")
+            if isinstance(model, str):
+                secrets.extend(backend_key_values(model))
         for value in (self.redis_password, self.redis_url):
             if value is not None and len(value.get_secret_value()) >= 6:
                 secrets.append(value.get_secret_value())

@@ -1,0 +1,144 @@
+"""The one redaction pass at the boundary: responses and stream events lose every secret.
+
+`BaseLLM` applies it where a response or a stream event is built, so hooks, spans,
+logs, reprs and the CLI only ever see redacted values. `redact_secrets` walks plain
+data (strings, dataclasses, mappings, sequences) and rebuilds only what holds a
+secret; `StreamRedactor` does the same for events, holding back the tail of a text
+fragment that could be the start of a secret split across two events. The `raw`
+field (the provider payload, documented as such) is not walked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from llmport.streaming import ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta
+
+__all__ = ["MASK", "StreamRedactor", "redact_secrets"]
+
+MASK = "[REDACTED]"
+#: Fields that keep what the provider sent (`LLMResponse.raw`).
+_KEPT_AS_SENT = frozenset({"raw"})
+
+T = TypeVar("T")
+
+
+def redact_secrets(value: T, secrets: Sequence[str]) -> T:
+    """`value` with every occurrence of each secret masked; `value` itself when none occurs."""
+    if not secrets:
+        return value
+    return _walk(value, secrets)  # type: ignore[no-any-return]
+
+
+def _walk(value: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        return _mask(value, secrets)
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for item in dataclasses.fields(value):
+            if item.name in _KEPT_AS_SENT:
+                continue
+            old = getattr(value, item.name)
+            new = _walk(old, secrets)
+            if new is not old:
+                changes[item.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    if isinstance(value, Mapping):
+        pairs = [(_walk(k, secrets), _walk(v, secrets)) for k, v in value.items()]
+        if all(nk is k and nv is v for (nk, nv), (k, v) in zip(pairs, value.items(), strict=False)):
+            return value
+        return dict(pairs)
+    if isinstance(value, (list, tuple)):
+        items = [_walk(item, secrets) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=False)):
+            return value
+        return type(value)(items) if isinstance(value, tuple) else items
+    return value
+
+
+def _mask(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _held_tail(text: str, secrets: Sequence[str]) -> int:
+    """Length of the longest end of `text` that begins some secret (so may continue it)."""
+    longest = 0
+    for secret in secrets:
+        for size in range(min(len(text), len(secret) - 1), longest, -1):
+            if text.endswith(secret[:size]):
+                longest = size
+                break
+    return longest
+
+
+class StreamRedactor:
+    """Redact stream events as they pass, even when a secret is split across fragments.
+
+    Text, reasoning and each tool call's arguments are separate channels. A fragment's
+    end that could begin a secret is held back and sent with the channel's next
+    fragment, or by `flush()` when the stream ends; the joined fragments then equal the
+    redacted whole.
+    """
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._secrets = tuple(secrets)
+        self._held: dict[tuple[str, int], str] = {}
+
+    def events(self, events: list[StreamEvent]) -> list[StreamEvent]:
+        """The redacted form of `events` (fragments may be shortened or held back)."""
+        if not self._secrets:
+            return events
+        out: list[StreamEvent] = []
+        for event in events:
+            if isinstance(event, TextDelta):
+                text = self._pass(("text", 0), event.text)
+                if text:
+                    out.append(TextDelta(text))
+            elif isinstance(event, ReasoningDelta):
+                text = self._pass(("reasoning", 0), event.text)
+                if text:
+                    out.append(ReasoningDelta(text))
+            elif isinstance(event, ToolCallDelta):
+                arguments = self._pass(("tool", event.index), event.arguments)
+                out.append(
+                    ToolCallDelta(
+                        event.index,
+                        redact_secrets(event.id, self._secrets),
+                        redact_secrets(event.name, self._secrets),
+                        arguments,
+                    )
+                )
+            else:
+                out.append(redact_secrets(event, self._secrets))
+        return out
+
+    def flush(self) -> list[StreamEvent]:
+        """The fragments still held back, redacted; call once the stream has ended."""
+        out: list[StreamEvent] = []
+        for (channel, index), text in self._held.items():
+            text = _mask(text, self._secrets)
+            if not text:
+                continue
+            if channel == "text":
+                out.append(TextDelta(text))
+            elif channel == "reasoning":
+                out.append(ReasoningDelta(text))
+            else:
+                out.append(ToolCallDelta(index, None, None, text))
+        self._held.clear()
+        return out
+
+    def _pass(self, channel: tuple[str, int], fragment: str) -> str:
+        text = _mask(self._held.pop(channel, "") + fragment, self._secrets)
+        keep = _held_tail(text, self._secrets)
+        if keep:
+            self._held[channel] = text[-keep:]
+            return text[:-keep]
+        return text
