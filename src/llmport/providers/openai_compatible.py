@@ -11,7 +11,9 @@ litellm, no openai SDK, stdlib `json`, and one pooled keep-alive client per prov
 
 httpx and aiohttp are imported on first use, so `import llmport` stays cheap and
 sync-only programs never import aiohttp. `timeout` bounds connecting and each wait for
-response data (the httpx meaning) on both paths. Redirects are not followed.
+response data (the httpx meaning) on both paths. Redirects are never followed, on
+either path: a 3xx answer is an `invalid_request` error naming the status, so the
+prompt is never re-posted to another origin.
 """
 
 from __future__ import annotations
@@ -77,7 +79,14 @@ class _HTTPStatusError(Exception):
     def __init__(self, status_code: int, headers: Mapping[str, str], body: bytes) -> None:
         self.status_code = status_code
         self.headers = dict(headers)
-        self.message = f"{summarise_body(body.decode('utf-8', 'replace'))} (HTTP {status_code})"
+        if 300 <= status_code < 400:  # kind_for_status makes it invalid_request: not retried
+            self.message = (
+                f"the server redirected (HTTP {status_code}) and redirects are not followed: "
+                "set base_url to the address that answers"
+            )
+        else:
+            summary = summarise_body(body.decode("utf-8", "replace"))
+            self.message = f"{summary} (HTTP {status_code})"
         super().__init__(self.message)
 
 
@@ -130,7 +139,7 @@ class OpenAICompatible(BaseLLM):
         body = _body(request)
         entry = await self._session()
         async with entry.session.post(
-            self._url, data=body, timeout=entry.timeout(request.timeout)
+            self._url, data=body, timeout=entry.timeout(request.timeout), allow_redirects=False
         ) as response:
             content = await response.read()
         return _decode(response.status, response.headers, content)
@@ -152,7 +161,7 @@ class OpenAICompatible(BaseLLM):
         body = _body(request)
         entry = await self._session()
         async with entry.session.post(
-            self._url, data=body, timeout=entry.timeout(request.timeout)
+            self._url, data=body, timeout=entry.timeout(request.timeout), allow_redirects=False
         ) as response:
             if not _is_event_stream(response.status, response.headers):
                 yield _decode(response.status, response.headers, await response.read())
