@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from llmport._call_log import log_attempt_failed, log_call
+from llmport._deadline import acall_before, call_before
 from llmport._redact import redact_secrets
 from llmport._validation import (
     check_messages,
@@ -50,7 +52,7 @@ __all__ = ["BaseLLM", "ChatRequest"]
 
 #: Per-call keyword arguments that map onto config fields.
 _SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
-_CALL_FIELDS = frozenset({*_SAMPLING_FIELDS, "model", "timeout"})
+_CALL_FIELDS = frozenset({*_SAMPLING_FIELDS, "model", "timeout", "total_timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class ChatRequest:
 
     `params` holds the sampling parameters that are set (temperature, top_p,
     max_tokens, seed) plus any extra provider parameters; unset ones are absent.
+    `timeout` bounds each read; `total_timeout` the whole call, and `deadline` is the
+    `time.monotonic()` instant it ends (set when the call starts; None without one).
     """
 
     model: str
@@ -68,6 +72,8 @@ class ChatRequest:
     stop: str | list[str] | None = None
     response_format: Any = None
     timeout: float = 60.0
+    total_timeout: float | None = None
+    deadline: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     output_type: type[BaseModel] | None = None
@@ -209,11 +215,12 @@ class BaseLLM(abc.ABC):
     def _run(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
         """The retry loop around `_complete`; returns the finished response."""
         started = time.monotonic()
+        request = self._start_deadline(request, started)
         attempt = 0
         while True:
             attempt += 1
             response = self._attempt(request, attempt)
-            delay = self._retry_delay(response, attempt, started)
+            delay = self._retry_delay(response, attempt, started, request.deadline)
             if delay is None:
                 return self._finish(response, request, attempt, started, hooks)
             if hooks:
@@ -223,11 +230,12 @@ class BaseLLM(abc.ABC):
     async def _arun(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
         """Async twin of `_run`."""
         started = time.monotonic()
+        request = self._start_deadline(request, started)
         attempt = 0
         while True:
             attempt += 1
             response = await self._aattempt(request, attempt)
-            delay = self._retry_delay(response, attempt, started)
+            delay = self._retry_delay(response, attempt, started, request.deadline)
             if delay is None:
                 return self._finish(response, request, attempt, started, hooks)
             if hooks:
@@ -307,6 +315,11 @@ class BaseLLM(abc.ABC):
             raise ValueError(f"model must be a string, got {type(model).__name__}")
         timeout = overrides.pop("timeout", None)
         timeout = config.timeout if timeout is None else positive_number("timeout", timeout)
+        total_timeout = overrides.pop("total_timeout", None)
+        if total_timeout is None:
+            total_timeout = config.total_timeout
+        else:
+            total_timeout = positive_number("total_timeout", total_timeout)
         params: dict[str, Any] = dict(config.extra_params)
         for name in _SAMPLING_FIELDS:
             value = overrides.pop(name, getattr(config, name))
@@ -331,6 +344,7 @@ class BaseLLM(abc.ABC):
             stop=check_stop(stop),
             response_format=response_format,
             timeout=timeout,
+            total_timeout=total_timeout,
             params=params,
             metadata=metadata,
             output_type=output_type,
@@ -339,7 +353,11 @@ class BaseLLM(abc.ABC):
     def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()
         try:
-            payload = self._complete(request)
+            if request.deadline is None:
+                payload = self._complete(request)
+            else:
+                complete = functools.partial(self._complete, request)
+                payload = call_before(request.deadline, request.total_timeout, complete)
         except Exception as exc:
             return self._failure(exc, request, attempt, began)
         return self._parse_safely(payload, request, attempt, began)
@@ -347,7 +365,11 @@ class BaseLLM(abc.ABC):
     async def _aattempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()
         try:
-            payload = await self._acomplete(request)
+            if request.deadline is None:
+                payload = await self._acomplete(request)
+            else:
+                complete = self._acomplete(request)
+                payload = await acall_before(request.deadline, request.total_timeout, complete)
         except Exception as exc:
             return self._failure(exc, request, attempt, began)
         return self._parse_safely(payload, request, attempt, began)
@@ -386,10 +408,22 @@ class BaseLLM(abc.ABC):
         """`response` with every secret masked: the one pass everything downstream relies on."""
         return redact_secrets(response, self._secrets)
 
-    def _retry_delay(self, response: LLMResponse, attempt: int, started: float) -> float | None:
+    def _retry_delay(
+        self, response: LLMResponse, attempt: int, started: float, deadline: float | None = None
+    ) -> float | None:
         if response.error is None:
             return None
-        return self.config.retry.next_delay(response.error, attempt, time.monotonic() - started)
+        now = time.monotonic()
+        delay = self.config.retry.next_delay(response.error, attempt, now - started)
+        if delay is not None and deadline is not None and now + delay >= deadline:
+            return None  # the next attempt could not finish within total_timeout
+        return delay
+
+    def _start_deadline(self, request: ChatRequest, now: float) -> ChatRequest:
+        """`request` with its deadline set, if it has a `total_timeout` and none yet."""
+        if request.total_timeout is None or request.deadline is not None:
+            return request
+        return replace(request, deadline=now + request.total_timeout)
 
     def _log_attempt(
         self, response: LLMResponse, request: ChatRequest, attempt: int, began: float

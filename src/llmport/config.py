@@ -87,6 +87,10 @@ class BaseLLMConfig(BaseSettings):
     provider's prefix plus the field name in capitals (`LITELLM_TEMPERATURE`), then the
     default below. Nested retry settings use a double underscore
     (`LITELLM_RETRY__MAX_ATTEMPTS=5`); `extra_params` and `extra_headers` take JSON.
+
+    `timeout` bounds connecting and each wait for data, not the call. `total_timeout`
+    (None: no bound) bounds the whole call, every attempt, backoff wait and the attempt
+    in flight included; reaching it ends the call with kind `timeout`.
     """
 
     model_config = SettingsConfigDict(
@@ -105,6 +109,7 @@ class BaseLLMConfig(BaseSettings):
     max_tokens: int | None = Field(default=None, gt=0)
     seed: int | None = None
     timeout: float = Field(default=60.0, gt=0)
+    total_timeout: float | None = Field(default=None, gt=0)
     extra_params: dict[str, Any] = Field(default_factory=dict)
     extra_headers: dict[str, str] = Field(default_factory=dict, repr=False)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

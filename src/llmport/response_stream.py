@@ -20,6 +20,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from llmport._deadline import aiterate_before, iterate_before
 from llmport._redact import StreamRedactor
 from llmport.errors import ErrorKind
 from llmport.hooks import LLMHooks, emit
@@ -66,6 +67,7 @@ class _StreamBase:
         if self._hooks:
             emit(self._hooks, "on_request", self._llm, self._request)
         self._started = time.monotonic()
+        self._request = self._llm._start_deadline(self._request, self._started)
 
     def _accumulator(self) -> StreamAccumulator:
         return StreamAccumulator(provider=self._llm.provider_name, model=self._request.model)
@@ -81,7 +83,7 @@ class _StreamBase:
         response = self._llm._redact(acc.response())
         if emitted or response.error is None:
             return None
-        delay = self._llm._retry_delay(response, attempt, self._started)
+        delay = self._llm._retry_delay(response, attempt, self._started, self._request.deadline)
         if delay is not None and self._hooks:
             emit(self._hooks, "on_retry", self._llm, self._request, response, attempt, delay)
         return delay
@@ -186,7 +188,7 @@ class ResponseStream(_StreamBase):
             emitted = False
             chunks: Iterator[Any] | None = None
             try:
-                chunks = llm._stream(self._request)
+                chunks = self._chunks()
                 for item in chunks:
                     events = self._feed(acc, item)
                     emitted = emitted or bool(events)
@@ -213,6 +215,14 @@ class ResponseStream(_StreamBase):
         for event in redactor.flush():
             yield event
         yield FinishEvent(self._finish(acc, attempt))
+
+    def _chunks(self) -> Iterator[Any]:
+        request = self._request
+        if request.deadline is None:
+            return self._llm._stream(request)
+        return iterate_before(
+            request.deadline, request.total_timeout, lambda: self._llm._stream(request)
+        )
 
     def _buffered(self) -> Iterator[StreamEvent]:
         response = self._llm._run(replace(self._request, stream=False), self._hooks)
@@ -261,6 +271,12 @@ class AsyncResponseStream(_StreamBase):
             pass
         return self.response
 
+    def _chunks(self) -> AsyncIterator[Any]:
+        request = self._request
+        if request.deadline is None:
+            return self._llm._astream(request)
+        return aiterate_before(request.deadline, request.total_timeout, self._llm._astream(request))
+
     async def _run(self) -> AsyncIterator[StreamEvent]:
         llm = self._llm
         await llm._aprepare()
@@ -273,7 +289,7 @@ class AsyncResponseStream(_StreamBase):
             emitted = False
             chunks: AsyncIterator[Any] | None = None
             try:
-                chunks = llm._astream(self._request)
+                chunks = self._chunks()
                 async for item in chunks:
                     events = self._feed(acc, item)
                     emitted = emitted or bool(events)

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
+from llmport._deadline import read_timeout
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
 from llmport.providers._backend_keys import backend_key_values
@@ -96,7 +97,7 @@ class LiteLLM(BaseLLM):
         kwargs: dict[str, Any] = {
             "model": request.model,
             "messages": request.messages,
-            "timeout": request.timeout,
+            "timeout": read_timeout(request.timeout, request.deadline),
             "num_retries": 0,
             "drop_params": config.drop_params,
             **request.params,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 from typing_extensions import Self
 
+from llmport._deadline import TotalTimeoutError, read_timeout
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
 from llmport.errors import ErrorKind
@@ -132,28 +134,33 @@ class OpenAICompatible(BaseLLM):
 
     def _complete(self, request: ChatRequest) -> Any:
         client = self._client or self._open_client()
-        response = client.post(self._url, content=_body(request), timeout=request.timeout)
+        timeout = read_timeout(request.timeout, request.deadline)
+        response = client.post(self._url, content=_body(request), timeout=timeout)
         return _decode(response.status_code, response.headers, response.content)
 
     async def _acomplete(self, request: ChatRequest) -> Any:
         body = _body(request)
         entry = await self._session()
         async with entry.session.post(
-            self._url, data=body, timeout=entry.timeout(request.timeout), allow_redirects=False
+            self._url,
+            data=body,
+            timeout=entry.timeout(read_timeout(request.timeout, request.deadline)),
+            allow_redirects=False,
         ) as response:
             content = await response.read()
         return _decode(response.status, response.headers, content)
 
     def _stream(self, request: ChatRequest) -> Iterator[Any]:
         client = self._client or self._open_client()
-        with client.stream(
-            "POST", self._url, content=_body(request), timeout=request.timeout
-        ) as response:
+        timeout = read_timeout(request.timeout, request.deadline)
+        with client.stream("POST", self._url, content=_body(request), timeout=timeout) as response:
             if not _is_event_stream(response.status_code, response.headers):
                 yield _decode(response.status_code, response.headers, response.read())
                 return
             decoder = SSEDecoder()
             for raw in response.iter_raw():
+                if request.deadline is not None and time.monotonic() > request.deadline:
+                    raise TotalTimeoutError(request.total_timeout)  # stop reading for no one
                 if not decoder.done:  # after [DONE], read on so the connection is reused
                     yield from decoder.feed(raw)
 
@@ -161,7 +168,10 @@ class OpenAICompatible(BaseLLM):
         body = _body(request)
         entry = await self._session()
         async with entry.session.post(
-            self._url, data=body, timeout=entry.timeout(request.timeout), allow_redirects=False
+            self._url,
+            data=body,
+            timeout=entry.timeout(read_timeout(request.timeout, request.deadline)),
+            allow_redirects=False,
         ) as response:
             if not _is_event_stream(response.status, response.headers):
                 yield _decode(response.status, response.headers, await response.read())
