@@ -33,31 +33,62 @@ def redact_secrets(value: T, secrets: Sequence[str]) -> T:
 
 
 def _walk(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return _mask(value, secrets)
-    if value is None or isinstance(value, (int, float, bool)):
+    if kind in _LEAVES:
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    names = _fields_of(kind)
+    if names is not None:
         changes = {}
-        for item in dataclasses.fields(value):
-            if item.name in _KEPT_AS_SENT:
-                continue
-            old = getattr(value, item.name)
+        for name in names:
+            old = getattr(value, name)
             new = _walk(old, secrets)
             if new is not old:
-                changes[item.name] = new
+                changes[name] = new
         return dataclasses.replace(value, **changes) if changes else value
+    if isinstance(value, str):  # a str subclass, e.g. an enum member: no secret in it
+        return value
     if isinstance(value, Mapping):
         pairs = [(_walk(k, secrets), _walk(v, secrets)) for k, v in value.items()]
-        if all(nk is k and nv is v for (nk, nv), (k, v) in zip(pairs, value.items(), strict=False)):
+        if all(nk is k and nv is v for (nk, nv), (k, v) in zip(pairs, value.items(), strict=True)):
             return value
         return dict(pairs)
     if isinstance(value, (list, tuple)):
         items = [_walk(item, secrets) for item in value]
-        if all(new is old for new, old in zip(items, value, strict=False)):
-            return value
-        return type(value)(items) if isinstance(value, tuple) else items
+        for new, old in zip(items, value, strict=True):
+            if new is not old:
+                return type(value)(items) if isinstance(value, tuple) else items
+        return value
     return value
+
+
+_LEAVES = frozenset({type(None), bool, int, float})
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _fields_of(kind: type) -> tuple[str, ...] | None:
+    """The walked field names of a dataclass type (cached), or None for other types."""
+    try:
+        return _FIELDS[kind]
+    except KeyError:
+        pass
+    names = None
+    if dataclasses.is_dataclass(kind):
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(kind)
+            if f.init and f.name not in _KEPT_AS_SENT and not _only_numbers(f.type)
+        )
+    _FIELDS[kind] = names
+    return names
+
+
+def _only_numbers(annotation: Any) -> bool:
+    """True for a field declared to hold only numbers or None (no string to look at)."""
+    if not isinstance(annotation, str):
+        annotation = getattr(annotation, "__name__", repr(annotation))
+    return set(annotation.replace(" ", "").split("|")) <= {"int", "float", "bool", "None"}
 
 
 def _mask(text: str, secrets: Sequence[str]) -> str:
@@ -71,10 +102,15 @@ def _held_tail(text: str, secrets: Sequence[str]) -> int:
     """Length of the longest end of `text` that begins some secret (so may continue it)."""
     longest = 0
     for secret in secrets:
-        for size in range(min(len(text), len(secret) - 1), longest, -1):
-            if text.endswith(secret[:size]):
+        position = text.find(secret[0], max(len(text) - len(secret) + 1, 0))
+        while position != -1:
+            size = len(text) - position
+            if size <= longest:
+                break
+            if secret.startswith(text[position:]):
                 longest = size
                 break
+            position = text.find(secret[0], position + 1)
     return longest
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import socketserver
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -209,11 +208,3 @@ def strings_in(value: Any, seen: set[int] | None = None) -> Iterator[str]:
         for name in value.__dataclass_fields__:
             if name != "raw":  # documented as the provider payload, kept as sent
                 yield from strings_in(getattr(value, name), seen)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
