@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import socketserver
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -106,6 +107,8 @@ class HostileServer:
         self.script = script
         self.requests: list[Request] = []
         self.stopping = threading.Event()
+        #: Set when a reply ends: "finished" (all sent) or "abandoned" (the client left).
+        self.outcomes: queue.Queue[str] = queue.Queue()
         server = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -159,7 +162,9 @@ class HostileServer:
                 if reply.pause and self.stopping.wait(reply.pause):
                     return
         except OSError:  # the client gave up: that is what these tests provoke
+            self.outcomes.put("abandoned")
             return
+        self.outcomes.put("finished")
 
 
 def make_llm(provider: str, server: HostileServer, **settings: Any) -> BaseLLM:

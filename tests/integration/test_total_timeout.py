@@ -141,3 +141,21 @@ def test_total_timeout_ends_a_stalled_call_before_the_read_timeout(
         response, _ = call_path(llm, path)
     assert response.error is not None
     assert response.error.kind is ErrorKind.TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("provider", "path"),
+    [("openai_compatible", "sync"), ("openai_compatible", "stream"), ("litellm", "stream")],
+)
+def test_a_sync_call_cut_by_total_timeout_lets_go_of_the_connection(
+    provider: str, path: str
+) -> None:
+    # The worker thread the caller stopped waiting for stops reading too, rather than
+    # taking the whole dripping body (or an endless stream) in the background.
+    with HostileServer(dripping) as server:
+        llm = make_llm(provider, server, api_key="sk-drip-0001", timeout=READ, total_timeout=LIMIT)
+        response, _ = call_path(llm, path)
+        outcome = server.outcomes.get(timeout=60)
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.TIMEOUT
+    assert outcome == "abandoned"

@@ -135,8 +135,12 @@ class OpenAICompatible(BaseLLM):
     def _complete(self, request: ChatRequest) -> Any:
         client = self._client or self._open_client()
         timeout = read_timeout(request.timeout, request.deadline)
-        response = client.post(self._url, content=_body(request), timeout=timeout)
-        return _decode(response.status_code, response.headers, response.content)
+        if request.deadline is None:
+            response = client.post(self._url, content=_body(request), timeout=timeout)
+            return _decode(response.status_code, response.headers, response.content)
+        # Read in pieces so that a body still dripping in at the deadline is let go.
+        with client.stream("POST", self._url, content=_body(request), timeout=timeout) as response:
+            return _decode(response.status_code, response.headers, _read_all(response, request))
 
     async def _acomplete(self, request: ChatRequest) -> Any:
         body = _body(request)
@@ -155,12 +159,11 @@ class OpenAICompatible(BaseLLM):
         timeout = read_timeout(request.timeout, request.deadline)
         with client.stream("POST", self._url, content=_body(request), timeout=timeout) as response:
             if not _is_event_stream(response.status_code, response.headers):
-                yield _decode(response.status_code, response.headers, response.read())
+                yield _decode(response.status_code, response.headers, _read_all(response, request))
                 return
             decoder = SSEDecoder()
             for raw in response.iter_raw():
-                if request.deadline is not None and time.monotonic() > request.deadline:
-                    raise TotalTimeoutError(request.total_timeout)  # stop reading for no one
+                _check_deadline(request)
                 if not decoder.done:  # after [DONE], read on so the connection is reused
                     yield from decoder.feed(raw)
 
@@ -331,6 +334,23 @@ def _decode(status: int, headers: Mapping[str, str], content: bytes) -> Any:
         return json.loads(content)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError; never echo the body
         raise _InvalidJSONError(f"response body is not valid JSON ({len(content)} bytes)") from None
+
+
+def _check_deadline(request: ChatRequest) -> None:
+    """Stop a sync read whose caller has stopped waiting (see `llmport._deadline`)."""
+    if request.deadline is not None and time.monotonic() > request.deadline:
+        raise TotalTimeoutError(request.total_timeout)
+
+
+def _read_all(response: httpx.Response, request: ChatRequest) -> bytes:
+    """The whole (decoded) body, given up at the call's deadline."""
+    if request.deadline is None:
+        return response.read()
+    pieces = []
+    for piece in response.iter_bytes():
+        _check_deadline(request)
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 def _is_event_stream(status: int, headers: Mapping[str, str]) -> bool:
