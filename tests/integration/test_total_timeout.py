@@ -30,6 +30,8 @@ from llmport.streaming import TextDelta
 pytestmark = pytest.mark.integration
 
 LIMIT = 0.3
+#: Long enough for the first frames to arrive even on a loaded machine.
+PARTIAL_LIMIT = 2.0
 #: The per-read timeout: far longer than the limit, so only the limit can end the call.
 READ = 30.0
 
@@ -38,10 +40,14 @@ def dripping(request: Request) -> Reply:
     """A whole answer, one byte every 20 ms (buffered) or an endless stream of text."""
     if request.body.get("stream"):
 
+        def frame(number: int) -> bytes:
+            return f"data: {json.dumps(chunk(f'tok{number} '))}\n\n".encode()
+
         def frames() -> Iterator[bytes]:
-            number = 0
+            yield frame(0) + frame(1)  # at once, then one at a time
+            number = 2
             while True:
-                yield f"data: {json.dumps(chunk(f'tok{number} '))}\n\n".encode()
+                yield frame(number)
                 number += 1
 
         return Reply(200, {"content-type": "text/event-stream"}, frames(), pause=0.02)
@@ -68,12 +74,27 @@ def test_total_timeout_ends_a_dripping_call_as_a_timeout(
     assert "total_timeout" in response.error.message
 
 
+def quick(request: Request) -> Reply:
+    """A prompt, complete answer."""
+    if request.body.get("stream"):
+        frames = [chunk("hello"), chunk(finish="stop")]
+        data = [f"data: {json.dumps(f)}\n\n".encode() for f in frames]
+        return Reply(200, {"content-type": "text/event-stream"}, [*data, b"data: [DONE]\n\n"])
+    body = json.dumps(completion("hello")).encode()
+    return Reply(200, {"content-type": "application/json"}, [body], length=len(body))
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("path", ["stream", "astream"])
 def test_a_stream_cut_by_total_timeout_keeps_its_partial_content(
     provider: str, path: str, drip: HostileServer
 ) -> None:
-    llm = make_llm(provider, drip, api_key="sk-drip-0001", timeout=READ, total_timeout=LIMIT)
+    # The first litellm call in a process imports its HTTP handlers: do that untimed.
+    with HostileServer(quick) as server:
+        assert call_path(make_llm(provider, server, api_key="sk-warm-0001"), path)[0].ok
+    llm = make_llm(
+        provider, drip, api_key="sk-drip-0001", timeout=READ, total_timeout=PARTIAL_LIMIT
+    )
     response, events = call_path(llm, path)
     shown = "".join(event.text for event in events if isinstance(event, TextDelta))
     assert response.content.startswith("tok0 tok1 ")
@@ -110,14 +131,6 @@ def test_no_retry_starts_once_total_timeout_is_reached(
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("path", PATHS)
 def test_a_call_that_finishes_in_time_is_untouched(provider: str, path: str) -> None:
-    def quick(request: Request) -> Reply:
-        if request.body.get("stream"):
-            frames = [chunk("hello"), chunk(finish="stop")]
-            data = [f"data: {json.dumps(f)}\n\n".encode() for f in frames]
-            return Reply(200, {"content-type": "text/event-stream"}, [*data, b"data: [DONE]\n\n"])
-        body = json.dumps(completion("hello")).encode()
-        return Reply(200, {"content-type": "application/json"}, [body], length=len(body))
-
     with HostileServer(quick) as server:
         llm = make_llm(provider, server, api_key="sk-quick-0001", total_timeout=30)
         response, _ = call_path(llm, path)
