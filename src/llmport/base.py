@@ -381,7 +381,7 @@ class BaseLLM(abc.ABC):
             response = self._parse(payload, request)
         except Exception as exc:  # a custom _parse that raises still yields a response
             return self._failure(exc, request, attempt, began)
-        response = self._redact(response)
+        response = self._redact(response, request)
         if not response.ok:
             self._log_attempt(response, request, attempt, began)
         return response
@@ -400,13 +400,17 @@ class BaseLLM(abc.ABC):
             provider=self.provider_name,
             error=error,
         )
-        response = self._redact(response)
+        response = self._redact(response, request)
         self._log_attempt(response, request, attempt, began)
         return response
 
-    def _redact(self, response: LLMResponse) -> LLMResponse:
+    def _secrets_for(self, request: ChatRequest) -> tuple[str, ...]:
+        """The secrets to mask in this call's output; by default those of the config."""
+        return self._secrets
+
+    def _redact(self, response: LLMResponse, request: ChatRequest) -> LLMResponse:
         """`response` with every secret masked: the one pass everything downstream relies on."""
-        return redact_secrets(response, self._secrets)
+        return redact_secrets(response, self._secrets_for(request))
 
     def _retry_delay(
         self, response: LLMResponse, attempt: int, started: float, deadline: float | None = None

@@ -80,7 +80,7 @@ class _StreamBase:
             acc.fail(_CUT)
 
     def _retry_delay(self, acc: StreamAccumulator, emitted: bool, attempt: int) -> float | None:
-        response = self._llm._redact(acc.response())
+        response = self._llm._redact(acc.response(), self._request)
         if emitted or response.error is None:
             return None
         delay = self._llm._retry_delay(response, attempt, self._started, self._request.deadline)
@@ -111,7 +111,11 @@ class _StreamBase:
 
     def _finish(self, acc: StreamAccumulator, attempt: int) -> LLMResponse:
         response = self._llm._finish(
-            self._llm._redact(acc.response()), self._request, attempt, self._started, self._hooks
+            self._llm._redact(acc.response(), self._request),
+            self._request,
+            attempt,
+            self._started,
+            self._hooks,
         )
         self._response = response
         return response
@@ -184,7 +188,7 @@ class ResponseStream(_StreamBase):
         while True:
             attempt += 1
             acc = self._accumulator()
-            redactor = StreamRedactor(llm._secrets)
+            redactor = StreamRedactor(llm._secrets_for(self._request))
             emitted = False
             chunks: Iterator[Any] | None = None
             try:
@@ -285,7 +289,7 @@ class AsyncResponseStream(_StreamBase):
         while True:
             attempt += 1
             acc = self._accumulator()
-            redactor = StreamRedactor(llm._secrets)
+            redactor = StreamRedactor(llm._secrets_for(self._request))
             emitted = False
             chunks: AsyncIterator[Any] | None = None
             try:

@@ -278,3 +278,15 @@ def test_span_attributes_never_hold_an_echoed_key(
     assert "REDACTED" in json.dumps(dict(span.attributes or {}), default=str)
     assert KEY not in json.dumps(dict(span.attributes or {}), default=str)
     assert KEY not in json.dumps([dict(e.attributes or {}) for e in span.events], default=str)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_key_of_a_per_call_backend_is_redacted(
+    path: str, everywhere: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOSTED_VLLM_API_KEY", KEY)
+    llm = make_llm("litellm", everywhere)  # configured for openai/m, with no key of its own
+    response, events = call_path(llm, path, model="hosted_vllm/m")
+    assert everywhere.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+    assert response.ok
+    assert leaks(response, events) == []

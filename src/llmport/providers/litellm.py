@@ -120,6 +120,13 @@ class LiteLLM(BaseLLM):
             kwargs["extra_headers"] = dict(config.extra_headers)
         return kwargs
 
+    def _secrets_for(self, request: ChatRequest) -> tuple[str, ...]:
+        # A per-call model may name another backend, whose key litellm then reads.
+        if request.model == self.config.chat_model:
+            return self._secrets
+        extra = [key for key in backend_key_values(request.model) if key not in self._secrets]
+        return (*self._secrets, *extra) if extra else self._secrets
+
     def _prepare(self) -> None:
         litellm = import_litellm()
         if self.config.disable_streaming_logging:
