@@ -142,3 +142,19 @@ def test_the_deadline_error_is_a_timeout_error_naming_the_setting() -> None:
     error = TotalTimeoutError(0.3)
     assert isinstance(error, TimeoutError)
     assert "total_timeout (0.3 s)" in str(error)
+
+
+def test_the_worker_thread_sees_the_callers_context_variables() -> None:
+    import contextvars
+
+    tenant: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="none")
+    seen: list[str] = []
+
+    class ContextLLM(FakeLLM):
+        def _complete(self, request: ChatRequest) -> Any:
+            seen.append(tenant.get())
+            return super()._complete(request)
+
+    tenant.set("acme")
+    assert ContextLLM(total_timeout=30).chat_completions(USER).ok
+    assert seen == ["acme"]

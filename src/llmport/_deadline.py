@@ -11,6 +11,7 @@ waiting for at the deadline. Reaching it raises `TotalTimeoutError`, a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import threading
 import time
@@ -45,6 +46,13 @@ def read_timeout(timeout: float, deadline: float | None) -> float:
     return max(min(timeout, deadline - time.monotonic()), 0.001)
 
 
+def _start(target: Callable[[], None], name: str) -> None:
+    """Run `target` in a daemon thread, in a copy of this context (as `asyncio.to_thread`
+    does), so context variables such as the current span reach the provider."""
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(target,), name=name, daemon=True).start()
+
+
 def call_before(deadline: float, total: float | None, function: Callable[[], T]) -> T:
     """Run `function` in a worker thread and wait for it until `deadline` (monotonic).
 
@@ -62,7 +70,7 @@ def call_before(deadline: float, total: float | None, function: Callable[[], T])
             outcome.append((False, exc))
         done.set()
 
-    threading.Thread(target=work, name="llmport-call", daemon=True).start()
+    _start(work, "llmport-call")
     if not done.wait(max(deadline - time.monotonic(), 0)):
         raise TotalTimeoutError(total)
     ok, value = outcome[0]
@@ -119,7 +127,7 @@ def iterate_before(
             return
         put((False, end))
 
-    threading.Thread(target=pump, name="llmport-stream", daemon=True).start()
+    _start(pump, "llmport-stream")
     try:
         while True:
             remaining = deadline - time.monotonic()
