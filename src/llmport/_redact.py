@@ -133,14 +133,13 @@ class StreamRedactor:
             return events
         out: list[StreamEvent] = []
         for event in events:
-            if isinstance(event, TextDelta):
-                text = self._pass(("text", 0), event.text)
-                if text:
-                    out.append(TextDelta(text))
-            elif isinstance(event, ReasoningDelta):
-                text = self._pass(("reasoning", 0), event.text)
-                if text:
-                    out.append(ReasoningDelta(text))
+            if isinstance(event, (TextDelta, ReasoningDelta)):
+                channel = ("text", 0) if isinstance(event, TextDelta) else ("reasoning", 0)
+                text = self._pass(channel, event.text)
+                if text == event.text:
+                    out.append(event)
+                elif text:
+                    out.append(type(event)(text))
             elif isinstance(event, ToolCallDelta):
                 arguments = self._pass(("tool", event.index), event.arguments)
                 out.append(

@@ -209,6 +209,18 @@ def test_environment_key_echoed_in_an_error_stays_out_of_the_message(
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("path", PATHS)
+def test_key_of_any_shape_echoed_in_an_error_stays_out_of_the_message(
+    provider: str, path: str
+) -> None:
+    with HostileServer(echo_in_error) as server:
+        response, events = call_path_checked(make_llm(provider, server, api_key=KEY), path)
+    assert response.error is not None
+    assert KEY not in response.error.message
+    assert leaks(response, events) == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("path", PATHS)
 def test_hooks_and_log_records_see_only_redacted_values(
     provider: str, path: str, everywhere: HostileServer, caplog: pytest.LogCaptureFixture
 ) -> None:
