@@ -158,3 +158,50 @@ def test_the_worker_thread_sees_the_callers_context_variables() -> None:
     tenant.set("acme")
     assert ContextLLM(total_timeout=30).chat_completions(USER).ok
     assert seen == ["acme"]
+
+
+def fallback_paths() -> list[str]:
+    return ["sync", "async", "stream", "astream"]
+
+
+def run_group(group: Any, path: str, **options: Any) -> Any:
+    if path == "sync":
+        return group.chat_completions(USER, **options)
+    if path == "async":
+        return asyncio.run(group.achat_completions(USER, **options))
+    if path == "stream":
+        with group.stream(USER, **options) as stream:
+            list(stream)
+        return stream.response
+
+    async def consume() -> Any:
+        async with group.astream(USER, **options) as stream:
+            return await stream.get_response()
+
+    return asyncio.run(consume())
+
+
+@pytest.mark.parametrize("path", fallback_paths())
+def test_a_fallback_group_spends_one_total_timeout_across_its_members(path: str) -> None:
+    from llmport import FallbackLLM
+
+    first = HangingLLM(retry=RetryPolicy.never())
+    second = FakeLLM(["never asked"])
+    response = run_group(FallbackLLM([first, second]), path, total_timeout=0.05)
+    first.release.set()
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.TIMEOUT
+    assert second.requests == []
+
+
+@pytest.mark.parametrize("path", fallback_paths())
+def test_the_next_member_gets_what_is_left_of_the_groups_total_timeout(path: str) -> None:
+    from llmport import FallbackLLM
+
+    first = FakeLLM([ErrorKind.SERVER], retry=RetryPolicy.never())
+    second = FakeLLM(["answer"], total_timeout=600)
+    response = run_group(FallbackLLM([first, second]), path, total_timeout=300)
+    assert response.content == "answer"
+    left = second.last_request.total_timeout
+    assert left is not None
+    assert 0 < left <= 300

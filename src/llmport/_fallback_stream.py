@@ -31,7 +31,7 @@ class FallbackStream(ResponseStream):
         self,
         group: FallbackLLM,
         request: ChatRequest,
-        open_stream: Callable[[BaseLLM], ResponseStream],
+        open_stream: Callable[[BaseLLM, ChatRequest], ResponseStream],
     ) -> None:
         super().__init__(group, request)
         self._group = group
@@ -40,14 +40,15 @@ class FallbackStream(ResponseStream):
     def _run(self) -> Iterator[StreamEvent]:
         group, started = self._group, time.monotonic()
         group._announce(self._request)
+        self._request = request = group._start_deadline(self._request, started)
         answers: list[LLMResponse] = []
         for member in group.members:
-            with self._open(member) as stream:
+            with self._open(member, request) as stream:
                 events = iter(stream)
                 first = next(events)
                 if isinstance(first, FinishEvent):
                     answers.append(first.response)
-                    if group._moves_on(member, answers):
+                    if group._moves_on(member, answers, request):
                         continue
                 else:
                     yield first
@@ -68,7 +69,7 @@ class AsyncFallbackStream(AsyncResponseStream):
         self,
         group: FallbackLLM,
         request: ChatRequest,
-        open_stream: Callable[[BaseLLM], AsyncResponseStream],
+        open_stream: Callable[[BaseLLM, ChatRequest], AsyncResponseStream],
     ) -> None:
         super().__init__(group, request)
         self._group = group
@@ -77,14 +78,15 @@ class AsyncFallbackStream(AsyncResponseStream):
     async def _run(self) -> AsyncIterator[StreamEvent]:
         group, started = self._group, time.monotonic()
         group._announce(self._request)
+        self._request = request = group._start_deadline(self._request, started)
         answers: list[LLMResponse] = []
         for member in group.members:
-            async with self._open(member) as stream:
+            async with self._open(member, request) as stream:
                 events = aiter(stream)
                 first = await anext(events)
                 if isinstance(first, FinishEvent):
                     answers.append(first.response)
-                    if group._moves_on(member, answers):
+                    if group._moves_on(member, answers, request):
                         continue
                 else:
                     yield first

@@ -136,10 +136,15 @@ class FallbackLLM(BaseLLM):
         for member in self.members:
             answers.append(
                 member.chat_completions(
-                    messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
+                    messages,
+                    tools,
+                    stop,
+                    response_format,
+                    tool_choice=tool_choice,
+                    **self._share(member, request, overrides),
                 )
             )
-            if not self._moves_on(member, answers):
+            if not self._moves_on(member, answers, request):
                 break
         return self._end(request, answers, started)
 
@@ -161,10 +166,15 @@ class FallbackLLM(BaseLLM):
         for member in self.members:
             answers.append(
                 await member.achat_completions(
-                    messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
+                    messages,
+                    tools,
+                    stop,
+                    response_format,
+                    tool_choice=tool_choice,
+                    **self._share(member, request, overrides),
                 )
             )
-            if not self._moves_on(member, answers):
+            if not self._moves_on(member, answers, request):
                 break
         return self._end(request, answers, started)
 
@@ -189,8 +199,13 @@ class FallbackLLM(BaseLLM):
         return FallbackStream(
             self,
             replace(request, stream=True),
-            lambda member: member.stream(
-                messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
+            lambda member, request: member.stream(
+                messages,
+                tools,
+                stop,
+                response_format,
+                tool_choice=tool_choice,
+                **self._share(member, request, overrides),
             ),
         )
 
@@ -211,8 +226,13 @@ class FallbackLLM(BaseLLM):
         return AsyncFallbackStream(
             self,
             replace(request, stream=True),
-            lambda member: member.astream(
-                messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
+            lambda member, request: member.astream(
+                messages,
+                tools,
+                stop,
+                response_format,
+                tool_choice=tool_choice,
+                **self._share(member, request, overrides),
             ),
         )
 
@@ -234,19 +254,32 @@ class FallbackLLM(BaseLLM):
         # Checking the arguments once here makes a bad call raise before any member runs.
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
         self._announce(request)
-        return request, time.monotonic()
+        started = time.monotonic()
+        return self._start_deadline(request, started), started
 
     def _announce(self, request: ChatRequest) -> None:
         if self.hooks:
             emit(self.hooks, "on_request", self, request)
 
-    def _moves_on(self, member: BaseLLM, answers: list[LLMResponse]) -> bool:
+    def _share(
+        self, member: BaseLLM, request: ChatRequest, overrides: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """`overrides` for `member`, its `total_timeout` cut to what is left of the group's."""
+        if request.deadline is None:
+            return dict(overrides)
+        left = max(request.deadline - time.monotonic(), 0.001)
+        own = member.config.total_timeout
+        return {**overrides, "total_timeout": min(left, own) if own else left}
+
+    def _moves_on(self, member: BaseLLM, answers: list[LLMResponse], request: ChatRequest) -> bool:
         """Whether the last answer hands the call to the next member (and logs it)."""
         error = answers[-1].error
         if error is None or error.kind not in self.fallback_on:
             return False
         if len(answers) == len(self.members):
             return False
+        if request.deadline is not None and time.monotonic() >= request.deadline:
+            return False  # the group's total_timeout is spent
         logger.warning(
             "llm fallback: %s failed with %s, trying %s",
             member,
