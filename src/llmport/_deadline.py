@@ -12,22 +12,39 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "TotalTimeoutError",
     "acall_before",
+    "acomplete_in_time",
     "aiterate_before",
     "call_before",
+    "complete_in_time",
     "iterate_before",
     "read_timeout",
+    "start_deadline",
 ]
 
 T = TypeVar("T")
+
+
+class _Timed(Protocol):
+    """What these helpers read from a `ChatRequest`."""
+
+    @property
+    def total_timeout(self) -> float | None: ...
+
+    @property
+    def deadline(self) -> float | None: ...
+
+
+R = TypeVar("R", bound=_Timed)
 _POLL = 0.05  # how often a worker blocked on a full queue looks for a stop
 
 
@@ -37,6 +54,27 @@ class TotalTimeoutError(TimeoutError):
     def __init__(self, total_timeout: float | None) -> None:
         limit = f" ({total_timeout:g} s)" if total_timeout is not None else ""
         super().__init__(f"the call did not finish within total_timeout{limit}")
+
+
+def start_deadline(request: R, now: float) -> R:
+    """`request` with its deadline set, if it has a `total_timeout` and no deadline yet."""
+    if request.total_timeout is None or request.deadline is not None:
+        return request
+    return dataclasses.replace(request, deadline=now + request.total_timeout)  # type: ignore[type-var]
+
+
+def complete_in_time(complete: Callable[[R], T], request: R) -> T:
+    """`complete(request)`, given up at the request's deadline (if it has one)."""
+    if request.deadline is None:
+        return complete(request)
+    return call_before(request.deadline, request.total_timeout, lambda: complete(request))
+
+
+async def acomplete_in_time(complete: Callable[[R], Awaitable[T]], request: R) -> T:
+    """`await complete(request)`, cancelled at the request's deadline (if it has one)."""
+    if request.deadline is None:
+        return await complete(request)
+    return await acall_before(request.deadline, request.total_timeout, complete(request))
 
 
 def read_timeout(timeout: float, deadline: float | None) -> float:

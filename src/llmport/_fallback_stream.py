@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
+from llmport._deadline import start_deadline
 from llmport.response_stream import AsyncResponseStream, ResponseStream
 from llmport.streaming import FinishEvent, StreamEvent
 
@@ -40,7 +41,7 @@ class FallbackStream(ResponseStream):
     def _run(self) -> Iterator[StreamEvent]:
         group, started = self._group, time.monotonic()
         group._announce(self._request)
-        self._request = request = group._start_deadline(self._request, started)
+        self._request = request = start_deadline(self._request, started)
         answers: list[LLMResponse] = []
         for member in group.members:
             with self._open(member, request) as stream:
@@ -78,7 +79,7 @@ class AsyncFallbackStream(AsyncResponseStream):
     async def _run(self) -> AsyncIterator[StreamEvent]:
         group, started = self._group, time.monotonic()
         group._announce(self._request)
-        self._request = request = group._start_deadline(self._request, started)
+        self._request = request = start_deadline(self._request, started)
         answers: list[LLMResponse] = []
         for member in group.members:
             async with self._open(member, request) as stream:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import functools
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +21,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from llmport._call_log import log_attempt_failed, log_call
-from llmport._deadline import acall_before, call_before
+from llmport._deadline import acomplete_in_time, complete_in_time, start_deadline
 from llmport._redact import redact_secrets
 from llmport._validation import (
     check_messages,
@@ -215,7 +214,7 @@ class BaseLLM(abc.ABC):
     def _run(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
         """The retry loop around `_complete`; returns the finished response."""
         started = time.monotonic()
-        request = self._start_deadline(request, started)
+        request = start_deadline(request, started)
         attempt = 0
         while True:
             attempt += 1
@@ -230,7 +229,7 @@ class BaseLLM(abc.ABC):
     async def _arun(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
         """Async twin of `_run`."""
         started = time.monotonic()
-        request = self._start_deadline(request, started)
+        request = start_deadline(request, started)
         attempt = 0
         while True:
             attempt += 1
@@ -353,11 +352,7 @@ class BaseLLM(abc.ABC):
     def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()
         try:
-            if request.deadline is None:
-                payload = self._complete(request)
-            else:
-                complete = functools.partial(self._complete, request)
-                payload = call_before(request.deadline, request.total_timeout, complete)
+            payload = complete_in_time(self._complete, request)
         except Exception as exc:
             return self._failure(exc, request, attempt, began)
         return self._parse_safely(payload, request, attempt, began)
@@ -365,11 +360,7 @@ class BaseLLM(abc.ABC):
     async def _aattempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()
         try:
-            if request.deadline is None:
-                payload = await self._acomplete(request)
-            else:
-                complete = self._acomplete(request)
-                payload = await acall_before(request.deadline, request.total_timeout, complete)
+            payload = await acomplete_in_time(self._acomplete, request)
         except Exception as exc:
             return self._failure(exc, request, attempt, began)
         return self._parse_safely(payload, request, attempt, began)
@@ -422,12 +413,6 @@ class BaseLLM(abc.ABC):
         if delay is not None and deadline is not None and now + delay >= deadline:
             return None  # the next attempt could not finish within total_timeout
         return delay
-
-    def _start_deadline(self, request: ChatRequest, now: float) -> ChatRequest:
-        """`request` with its deadline set, if it has a `total_timeout` and none yet."""
-        if request.total_timeout is None or request.deadline is not None:
-            return request
-        return replace(request, deadline=now + request.total_timeout)
 
     def _log_attempt(
         self, response: LLMResponse, request: ChatRequest, attempt: int, began: float

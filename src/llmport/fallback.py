@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
+from llmport._deadline import start_deadline
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, ErrorKind
@@ -255,7 +256,7 @@ class FallbackLLM(BaseLLM):
         request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
         self._announce(request)
         started = time.monotonic()
-        return self._start_deadline(request, started), started
+        return start_deadline(request, started), started
 
     def _announce(self, request: ChatRequest) -> None:
         if self.hooks:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from llmport._deadline import aiterate_before, iterate_before
+from llmport._deadline import aiterate_before, iterate_before, start_deadline
 from llmport._redact import StreamRedactor
 from llmport.errors import ErrorKind
 from llmport.hooks import LLMHooks, emit
@@ -67,7 +67,7 @@ class _StreamBase:
         if self._hooks:
             emit(self._hooks, "on_request", self._llm, self._request)
         self._started = time.monotonic()
-        self._request = self._llm._start_deadline(self._request, self._started)
+        self._request = start_deadline(self._request, self._started)
 
     def _accumulator(self) -> StreamAccumulator:
         return StreamAccumulator(provider=self._llm.provider_name, model=self._request.model)
