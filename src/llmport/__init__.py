@@ -31,6 +31,7 @@ from llmport.errors import (
 )
 from llmport.fallback import FallbackLLM, FallbackLLMConfig
 from llmport.hooks import LLMHooks, add_hooks, remove_hooks
+from llmport.options import CallOptions
 from llmport.profiles import Profiles, load_profiles
 from llmport.providers.litellm import LiteLLM, LiteLLMConfig
 from llmport.providers.litellm_router import LiteLLMRouter, LiteLLMRouterConfig
@@ -75,6 +76,7 @@ __all__ = [
     "BadResponseError",
     "BaseLLM",
     "BaseLLMConfig",
+    "CallOptions",
     "ChatRequest",
     "ConfigurationError",
     "ContentFilterError",

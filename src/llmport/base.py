@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
+from typing_extensions import Unpack
 
 from llmport._call_log import log_attempt_failed, log_call
 from llmport._validation import (
@@ -32,6 +33,7 @@ from llmport._validation import (
 from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, classify
 from llmport.hooks import LLMHooks, emit, global_hooks
+from llmport.options import CallOptions, check_call_options
 from llmport.parsing import parse_completion
 from llmport.redaction import redact, register_secret
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
@@ -56,8 +58,10 @@ _CALL_FIELDS = frozenset({*_SAMPLING_FIELDS, "model", "timeout"})
 class ChatRequest:
     """One chat completion request, with config defaults and overrides already merged.
 
-    `params` holds the sampling parameters that are set (temperature, top_p,
-    max_tokens, seed) plus any extra provider parameters; unset ones are absent.
+    `params` holds the parameters sent to the backend: the sampling ones that are set
+    (temperature, top_p, max_tokens, seed), the other `CallOptions` given, and the
+    config's and the call's `extra_params`; unset ones are absent. `extra_body`, when
+    given, stays one entry of `params` for the provider to merge into its JSON body.
     """
 
     model: str
@@ -69,6 +73,8 @@ class ChatRequest:
     timeout: float = 60.0
     params: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Per-call HTTP headers (`extra_headers=`), merged over the configured ones.
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     output_type: type[BaseModel] | None = None
     stream: bool = False
 
@@ -130,20 +136,20 @@ class BaseLLM(abc.ABC):
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
         response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        **options: Unpack[CallOptions],
     ) -> LLMResponse:
         """Send a chat completion and return an `LLMResponse`; provider failures never raise.
 
-        `overrides` may set `model`, `timeout`, `temperature`, `top_p`, `max_tokens`, `seed`
-        for this call; any other keyword is passed to the provider as an extra parameter.
+        `options` (see `CallOptions`) override the config for this call: `model`,
+        `timeout`, `temperature`, `max_tokens`, `tool_choice`, `metadata`, ...; a
+        backend's own parameters go in `extra_params={...}`.
 
         Raises:
-            ValueError: `messages`, `tools` or an override is malformed (before any I/O).
+            TypeError: an unknown keyword (the message names the closest option).
+            ValueError: `messages`, `tools` or an option is malformed (before any I/O).
         """
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
-        self._prepare()
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
+        self.prepare()
         hooks = self._active_hooks()
         if hooks:
             emit(hooks, "on_request", self, request)
@@ -155,13 +161,15 @@ class BaseLLM(abc.ABC):
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
         response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        **options: Unpack[CallOptions],
     ) -> LLMResponse:
-        """Async twin of `chat_completions`, with the same arguments and contract."""
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
-        await self._aprepare()
+        """Async twin of `chat_completions`, with the same arguments and contract.
+
+        The first call's one-time set-up (e.g. importing litellm) runs in a worker
+        thread, so the event loop keeps running; `await llm.aprepare()` pays it up front.
+        """
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
+        await self.aprepare()
         hooks = self._active_hooks()
         if hooks:
             emit(hooks, "on_request", self, request)
@@ -173,9 +181,7 @@ class BaseLLM(abc.ABC):
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
         response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        **options: Unpack[CallOptions],
     ) -> ResponseStream:
         """Stream a chat completion: iterate typed events; `.response` is the aggregate.
 
@@ -188,7 +194,7 @@ class BaseLLM(abc.ABC):
                         show(event.text)
             usage = stream.response.usage
         """
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         return ResponseStream(self, replace(request, stream=True))
 
     def astream(
@@ -197,12 +203,10 @@ class BaseLLM(abc.ABC):
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
         response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        **options: Unpack[CallOptions],
     ) -> AsyncResponseStream:
         """Async twin of `stream`: `async with llm.astream(...) as s: async for event in s`."""
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         return AsyncResponseStream(self, replace(request, stream=True))
 
     def _run(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
@@ -233,15 +237,47 @@ class BaseLLM(abc.ABC):
                 emit(hooks, "on_retry", self, request, response, attempt, delay)
             await self._asleep(delay)
 
+    # --- warm-up ------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Do the provider's one-time set-up now (imports, clients) instead of on the first call.
+
+        Call it at application start-up; the first call then costs no more than the next.
+        Safe to call more than once, and from several threads.
+        """
+        if not self._prepared:
+            self._prepare()
+            self._prepared = True
+
+    async def aprepare(self) -> None:
+        """Async twin of `prepare`: the set-up runs off the event loop, which keeps running.
+
+        `await llm.aprepare()` in an app's start-up (e.g. a FastAPI lifespan) moves the
+        cost of the first call there.
+        """
+        if not self._aprepared:
+            await self._aprepare()
+            self._aprepared = True
+
     # --- hooks for providers ----------------------------------------------------------------
 
+    #: Set once `prepare()` / `aprepare()` has run; the set-up hooks then run no more.
+    _prepared: bool = False
+    _aprepared: bool = False
+
     def _prepare(self) -> None:
-        """One-time setup before a sync call (e.g. a lazy import), kept out of latency."""
+        """One-time set-up before a sync call (e.g. a lazy import), kept out of latency.
+
+        It may run more than once when calls race, so it must be idempotent.
+        """
         return
 
     async def _aprepare(self) -> None:
-        """One-time setup before an async call; by default the same as `_prepare`."""
-        self._prepare()
+        """One-time set-up before an async call; by default `prepare()` in a worker thread.
+
+        An override must not block the event loop: run blocking work in a thread.
+        """
+        await asyncio.to_thread(self.prepare)
 
     @abc.abstractmethod
     def _complete(self, request: ChatRequest) -> Any:
@@ -292,13 +328,20 @@ class BaseLLM(abc.ABC):
         tool_choice: Any = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> ChatRequest:
-        """Check the arguments and merge config defaults with per-call overrides.
+        """Check the arguments and merge config defaults with per-call options.
+
+        `overrides` holds `CallOptions`; its `tool_choice` wins over the parameter.
 
         Raises:
+            TypeError: an unknown option, or an option of the wrong type.
             ValueError: an argument is malformed; the message says which and why.
         """
         config = self.config
         overrides = dict(overrides or {})
+        check_call_options(overrides)
+        tool_choice = overrides.pop("tool_choice", tool_choice)
+        headers = dict(overrides.pop("extra_headers", None) or {})
+        extra_params = overrides.pop("extra_params", None) or {}
         metadata = check_metadata(overrides.pop("metadata", None))
         check_response_format(response_format)
         model = overrides.pop("model", None) or config.chat_model
@@ -311,7 +354,8 @@ class BaseLLM(abc.ABC):
             value = overrides.pop(name, getattr(config, name))
             if value is not None:
                 params[name] = check_sampling(name, value)
-        params.update(overrides)
+        params.update((name, value) for name, value in overrides.items() if value is not None)
+        params.update(extra_params)
         checked_messages = check_messages(messages)
         output_type = None
         if is_output_type(response_format):
@@ -332,6 +376,7 @@ class BaseLLM(abc.ABC):
             timeout=timeout,
             params=params,
             metadata=metadata,
+            headers=headers,
             output_type=output_type,
         )
 

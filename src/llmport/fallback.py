@@ -5,8 +5,8 @@
         -> ERROR of a kind in `fallback_on`?  try secondary, then fast
         -> the first SUCCESS (or the last ERROR) is the answer
 
-A group is itself a `BaseLLM`: tools, stop, response_format, per-call overrides
-and metadata reach every member unchanged, and each member builds its own request
+A group is itself a `BaseLLM`: tools, stop, response_format and the call options
+(metadata included) reach every member unchanged, and each member builds its own request
 from its own config. The answer is the member's response, so `response.provider`
 and `response.model` say which member answered; `attempts` counts every attempt
 across the members tried and `latency_ms` covers the whole group call. Streaming
@@ -15,6 +15,7 @@ falls back too, as long as the failing member has not sent its first event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,11 +23,13 @@ from dataclasses import replace
 from typing import Any
 
 from pydantic_settings import SettingsConfigDict
+from typing_extensions import Unpack
 
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.hooks import LLMHooks, emit
+from llmport.options import CallOptions
 from llmport.response import LLMResponse
 from llmport.response_stream import AsyncResponseStream, ResponseStream
 
@@ -120,24 +123,19 @@ class FallbackLLM(BaseLLM):
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
         response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        **options: Unpack[CallOptions],
     ) -> LLMResponse:
         """Ask each member in turn (see the class docstring); provider failures never raise.
 
         Raises:
-            ValueError: `messages`, `tools` or an override is malformed (before any I/O).
+            TypeError: an unknown keyword (the message names the closest option).
+            ValueError: `messages`, `tools` or an option is malformed (before any I/O).
         """
-        request, started = self._begin(
-            messages, tools, stop, response_format, tool_choice, overrides
-        )
+        request, started = self._begin(messages, tools, stop, response_format, options)
         answers: list[LLMResponse] = []
         for member in self.members:
             answers.append(
-                member.chat_completions(
-                    messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
-                )
+                member.chat_completions(messages, tools, stop, response_format, **options)
             )
             if not self._moves_on(member, answers):
                 break
@@ -149,20 +147,14 @@ class FallbackLLM(BaseLLM):
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
         response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        **options: Unpack[CallOptions],
     ) -> LLMResponse:
         """Async twin of `chat_completions`, with the same arguments and contract."""
-        request, started = self._begin(
-            messages, tools, stop, response_format, tool_choice, overrides
-        )
+        request, started = self._begin(messages, tools, stop, response_format, options)
         answers: list[LLMResponse] = []
         for member in self.members:
             answers.append(
-                await member.achat_completions(
-                    messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
-                )
+                await member.achat_completions(messages, tools, stop, response_format, **options)
             )
             if not self._moves_on(member, answers):
                 break
@@ -174,9 +166,7 @@ class FallbackLLM(BaseLLM):
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
         response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        **options: Unpack[CallOptions],
     ) -> ResponseStream:
         """Stream from the first member that starts answering.
 
@@ -185,13 +175,11 @@ class FallbackLLM(BaseLLM):
         """
         from llmport._fallback_stream import FallbackStream
 
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         return FallbackStream(
             self,
             replace(request, stream=True),
-            lambda member: member.stream(
-                messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
-            ),
+            lambda member: member.stream(messages, tools, stop, response_format, **options),
         )
 
     def astream(
@@ -200,21 +188,26 @@ class FallbackLLM(BaseLLM):
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
         response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        **options: Unpack[CallOptions],
     ) -> AsyncResponseStream:
         """Async twin of `stream`."""
         from llmport._fallback_stream import AsyncFallbackStream
 
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         return AsyncFallbackStream(
             self,
             replace(request, stream=True),
-            lambda member: member.astream(
-                messages, tools, stop, response_format, tool_choice=tool_choice, **overrides
-            ),
+            lambda member: member.astream(messages, tools, stop, response_format, **options),
         )
+
+    def _prepare(self) -> None:
+        """Prepare every member, so `prepare()` warms the whole group."""
+        for member in self.members:
+            member.prepare()
+
+    async def _aprepare(self) -> None:
+        """Prepare every member off the event loop, concurrently."""
+        await asyncio.gather(*(member.aprepare() for member in self.members))
 
     def _complete(self, request: ChatRequest) -> Any:
         """Never used: the group delegates whole calls to its members."""
@@ -228,11 +221,10 @@ class FallbackLLM(BaseLLM):
         tools: Sequence[Mapping[str, Any]] | None,
         stop: str | Sequence[str] | None,
         response_format: Any,
-        tool_choice: Any,
-        overrides: Mapping[str, Any],
+        options: Mapping[str, Any],
     ) -> tuple[ChatRequest, float]:
         # Checking the arguments once here makes a bad call raise before any member runs.
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         self._announce(request)
         return request, time.monotonic()
 

@@ -109,8 +109,8 @@ class LiteLLM(BaseLLM):
             kwargs["api_base"] = config.api_base
         if request.metadata:
             kwargs["metadata"] = request.metadata
-        if config.extra_headers:
-            kwargs["extra_headers"] = dict(config.extra_headers)
+        if config.extra_headers or request.headers:
+            kwargs["extra_headers"] = {**config.extra_headers, **request.headers}
         return kwargs
 
     def _prepare(self) -> None:

@@ -121,16 +121,24 @@ class OpenAICompatible(BaseLLM):
 
     # --- provider hooks --------------------------------------------------------------------
 
+    def _prepare(self) -> None:
+        import httpx  # noqa: F401  (the sync client's library, imported once here)
+
+    async def _aprepare(self) -> None:
+        await asyncio.to_thread(_import_aiohttp)
+
     def _complete(self, request: ChatRequest) -> Any:
         client = self._client or self._open_client()
-        response = client.post(self._url, content=_body(request), timeout=request.timeout)
+        response = client.post(
+            self._url, content=_body(request), headers=request.headers, timeout=request.timeout
+        )
         return _decode(response.status_code, response.headers, response.content)
 
     async def _acomplete(self, request: ChatRequest) -> Any:
         body = _body(request)
         entry = await self._session()
         async with entry.session.post(
-            self._url, data=body, timeout=entry.timeout(request.timeout)
+            self._url, data=body, headers=request.headers, timeout=entry.timeout(request.timeout)
         ) as response:
             content = await response.read()
         return _decode(response.status, response.headers, content)
@@ -138,7 +146,11 @@ class OpenAICompatible(BaseLLM):
     def _stream(self, request: ChatRequest) -> Iterator[Any]:
         client = self._client or self._open_client()
         with client.stream(
-            "POST", self._url, content=_body(request), timeout=request.timeout
+            "POST",
+            self._url,
+            content=_body(request),
+            headers=request.headers,
+            timeout=request.timeout,
         ) as response:
             if not _is_event_stream(response.status_code, response.headers):
                 yield _decode(response.status_code, response.headers, response.read())
@@ -152,7 +164,7 @@ class OpenAICompatible(BaseLLM):
         body = _body(request)
         entry = await self._session()
         async with entry.session.post(
-            self._url, data=body, timeout=entry.timeout(request.timeout)
+            self._url, data=body, headers=request.headers, timeout=entry.timeout(request.timeout)
         ) as response:
             if not _is_event_stream(response.status, response.headers):
                 yield _decode(response.status, response.headers, await response.read())
@@ -285,6 +297,10 @@ class _LoopSession:
         await self.session.close()
 
 
+def _import_aiohttp() -> None:
+    import aiohttp  # noqa: F401  (the async client's library)
+
+
 def _body(request: ChatRequest) -> bytes:
     body: dict[str, Any] = {"model": request.model, "messages": request.messages}
     if request.tools is not None:
@@ -295,7 +311,10 @@ def _body(request: ChatRequest) -> bytes:
         body["stop"] = request.stop
     if request.response_format is not None:
         body["response_format"] = request.response_format
-    body.update(request.params)
+    params = dict(request.params)
+    extra_body = params.pop("extra_body", None) or {}
+    body.update(params)
+    body.update(extra_body)
     if request.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
