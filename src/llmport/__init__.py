@@ -6,6 +6,7 @@ response = llm.chat_completions([{"role": "user", "content": "Hi"}])
 answer = response.content if response.status else response.error.message
 """
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from llmport.base import BaseLLM, ChatRequest
@@ -64,6 +65,10 @@ from llmport.tools import (
     run_tools,
     tool,
 )
+
+# A library logs, the app decides where records go: without this, Python's last-resort
+# handler would print llmport's warnings to stderr in apps that configured no logging.
+logging.getLogger("llmport").addHandler(logging.NullHandler())
 
 try:
     __version__ = version("llmport")
