@@ -300,11 +300,21 @@ class BaseLLM(abc.ABC):
         raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
 
     def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
-        """Turn the raw payload into an `LLMResponse` (OpenAI-shaped by default)."""
+        """Turn the raw payload from `_complete` into an `LLMResponse`.
+
+        The default reads an OpenAI-shaped payload (dict or object). Override it for a
+        backend with its own shape; an exception raised here becomes an ERROR response
+        of kind `bad_response`, never an exception for the caller.
+        """
         return parse_completion(payload, provider=self.provider_name, model=request.model)
 
     def _classify(self, exc: BaseException) -> LLMError:
-        """Map an exception raised by `_complete` to an `LLMError`."""
+        """Map an exception raised by `_complete` / `_stream` to an `LLMError`.
+
+        The default reads status codes, `Retry-After` and well-known exception names
+        (httpx, aiohttp, litellm, openai); override it to map your client's exceptions,
+        and fall back to `super()._classify(exc)` for the rest.
+        """
         return classify(exc, secrets=self._secrets)
 
     def _sleep(self, seconds: float) -> None:
