@@ -3,7 +3,7 @@
 from llmport import get_default_llm
 llm = get_default_llm()              # chosen and configured from env vars
 response = llm.chat_completions([{"role": "user", "content": "Hi"}])
-answer = response.content if response.status else response.error.message
+answer = response.error.message if response.error else response.content
 """
 
 import logging

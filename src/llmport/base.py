@@ -39,6 +39,8 @@ from llmport.redaction import redact, register_secret
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 from llmport.response_stream import AsyncResponseStream, ResponseStream, StreamingUnsupportedError
 from llmport.structured import (
+    OutputT,
+    ResponseFormat,
     check_response_format,
     is_output_type,
     response_format_for,
@@ -135,9 +137,9 @@ class BaseLLM(abc.ABC):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormat[OutputT] = None,
         **options: Unpack[CallOptions],
-    ) -> LLMResponse:
+    ) -> LLMResponse[OutputT]:
         """Send a chat completion and return an `LLMResponse`; provider failures never raise.
 
         `options` (see `CallOptions`) override the config for this call: `model`,
@@ -160,9 +162,9 @@ class BaseLLM(abc.ABC):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormat[OutputT] = None,
         **options: Unpack[CallOptions],
-    ) -> LLMResponse:
+    ) -> LLMResponse[OutputT]:
         """Async twin of `chat_completions`, with the same arguments and contract.
 
         The first call's one-time set-up (e.g. importing litellm) runs in a worker
@@ -180,7 +182,7 @@ class BaseLLM(abc.ABC):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormat = None,
         **options: Unpack[CallOptions],
     ) -> ResponseStream:
         """Stream a chat completion: iterate typed events; `.response` is the aggregate.
@@ -202,7 +204,7 @@ class BaseLLM(abc.ABC):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormat = None,
         **options: Unpack[CallOptions],
     ) -> AsyncResponseStream:
         """Async twin of `stream`: `async with llm.astream(...) as s: async for event in s`."""

@@ -32,6 +32,7 @@ from llmport.hooks import LLMHooks, emit
 from llmport.options import CallOptions
 from llmport.response import LLMResponse
 from llmport.response_stream import AsyncResponseStream, ResponseStream
+from llmport.structured import OutputT, ResponseFormat
 
 __all__ = ["DEFAULT_FALLBACK_ON", "FallbackLLM", "FallbackLLMConfig", "error_kinds"]
 
@@ -122,9 +123,9 @@ class FallbackLLM(BaseLLM):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormat[OutputT] = None,
         **options: Unpack[CallOptions],
-    ) -> LLMResponse:
+    ) -> LLMResponse[OutputT]:
         """Ask each member in turn (see the class docstring); provider failures never raise.
 
         Raises:
@@ -146,9 +147,9 @@ class FallbackLLM(BaseLLM):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormat[OutputT] = None,
         **options: Unpack[CallOptions],
-    ) -> LLMResponse:
+    ) -> LLMResponse[OutputT]:
         """Async twin of `chat_completions`, with the same arguments and contract."""
         request, started = self._begin(messages, tools, stop, response_format, options)
         answers: list[LLMResponse] = []
@@ -165,7 +166,7 @@ class FallbackLLM(BaseLLM):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormat = None,
         **options: Unpack[CallOptions],
     ) -> ResponseStream:
         """Stream from the first member that starts answering.
@@ -187,7 +188,7 @@ class FallbackLLM(BaseLLM):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormat = None,
         **options: Unpack[CallOptions],
     ) -> AsyncResponseStream:
         """Async twin of `stream`."""
