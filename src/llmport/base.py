@@ -11,14 +11,12 @@ when it has a native async client, `_acomplete`) and nothing else.
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from llmport._call_log import log_attempt_failed, log_call
@@ -34,10 +32,11 @@ from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, classify
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.options import CallOptions, check_call_options
-from llmport.parsing import parse_completion
+from llmport.provider_hooks import ProviderHooks
 from llmport.redaction import redact, register_secret
-from llmport.response import LLMError, LLMResponse, LLMResponseStatus
-from llmport.response_stream import AsyncResponseStream, ResponseStream, StreamingUnsupportedError
+from llmport.request import ChatRequest
+from llmport.response import LLMResponse, LLMResponseStatus
+from llmport.response_stream import AsyncResponseStream, ResponseStream
 from llmport.structured import (
     OutputT,
     ResponseFormat,
@@ -53,39 +52,14 @@ __all__ = ["BaseLLM", "ChatRequest"]
 
 #: Per-call keyword arguments that map onto config fields.
 _SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
-_CALL_FIELDS = frozenset({*_SAMPLING_FIELDS, "model", "timeout"})
 
 
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
-    """One chat completion request, with config defaults and overrides already merged.
-
-    `params` holds the parameters sent to the backend: the sampling ones that are set
-    (temperature, top_p, max_tokens, seed), the other `CallOptions` given, and the
-    config's and the call's `extra_params`; unset ones are absent. `extra_body`, when
-    given, stays one entry of `params` for the provider to merge into its JSON body.
-    """
-
-    model: str
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: Any = None
-    stop: str | list[str] | None = None
-    response_format: Any = None
-    timeout: float = 60.0
-    params: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    #: Per-call HTTP headers (`extra_headers=`), merged over the configured ones.
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
-    output_type: type[BaseModel] | None = None
-    stream: bool = False
-
-
-class BaseLLM(abc.ABC):
+class BaseLLM(ProviderHooks):
     """Base class of every provider. Subclasses implement `_complete` (and optionally
-    `_acomplete`), set `provider_name` and point `config_class` at their config."""
+    `_acomplete`), set `provider_name` and point `config_class` at their config.
 
-    provider_name: ClassVar[str] = "base"
+    The hooks a provider implements are documented on `ProviderHooks`."""
+
     config_class: ClassVar[type[BaseLLMConfig]] = BaseLLMConfig
     #: Whether the backend enforces a JSON schema passed as `response_format`. When False,
     #: `response_format=SomeModel` asks for the schema in a system message instead.
@@ -238,86 +212,6 @@ class BaseLLM(abc.ABC):
             if hooks:
                 emit(hooks, "on_retry", self, request, response, attempt, delay)
             await self._asleep(delay)
-
-    # --- warm-up ------------------------------------------------------------------------------
-
-    def prepare(self) -> None:
-        """Do the provider's one-time set-up now (imports, clients) instead of on the first call.
-
-        Call it at application start-up; the first call then costs no more than the next.
-        Safe to call more than once, and from several threads.
-        """
-        if not self._prepared:
-            self._prepare()
-            self._prepared = True
-
-    async def aprepare(self) -> None:
-        """Async twin of `prepare`: the set-up runs off the event loop, which keeps running.
-
-        `await llm.aprepare()` in an app's start-up (e.g. a FastAPI lifespan) moves the
-        cost of the first call there.
-        """
-        if not self._aprepared:
-            await self._aprepare()
-            self._aprepared = True
-
-    # --- hooks for providers ----------------------------------------------------------------
-
-    #: Set once `prepare()` / `aprepare()` has run; the set-up hooks then run no more.
-    _prepared: bool = False
-    _aprepared: bool = False
-
-    def _prepare(self) -> None:
-        """One-time set-up before a sync call (e.g. a lazy import), kept out of latency.
-
-        It may run more than once when calls race, so it must be idempotent.
-        """
-        return
-
-    async def _aprepare(self) -> None:
-        """One-time set-up before an async call; by default `prepare()` in a worker thread.
-
-        An override must not block the event loop: run blocking work in a thread.
-        """
-        await asyncio.to_thread(self.prepare)
-
-    @abc.abstractmethod
-    def _complete(self, request: ChatRequest) -> Any:
-        """Send `request` to the backend and return its raw payload; raise on failure."""
-
-    async def _acomplete(self, request: ChatRequest) -> Any:
-        """Async version of `_complete`; by default runs `_complete` in a worker thread."""
-        return await asyncio.to_thread(self._complete, request)
-
-    def _stream(self, request: ChatRequest) -> Iterator[Any]:
-        """Yield stream chunks (dicts, objects, or SSE `data:` strings); raise on failure.
-
-        Closing the generator must release the connection. Providers without streaming
-        leave this alone: `stream()` then falls back to a buffered call.
-        """
-        raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
-
-    def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
-        """Async version of `_stream`."""
-        raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
-
-    def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
-        """Turn the raw payload from `_complete` into an `LLMResponse`.
-
-        The default reads an OpenAI-shaped payload (dict or object). Override it for a
-        backend with its own shape; an exception raised here becomes an ERROR response
-        of kind `bad_response`, never an exception for the caller.
-        """
-        return parse_completion(payload, provider=self.provider_name, model=request.model)
-
-    def _classify(self, exc: BaseException) -> LLMError:
-        """Map an exception raised by `_complete` / `_stream` to an `LLMError`.
-
-        The default reads status codes, `Retry-After` and well-known exception names
-        (httpx, aiohttp, litellm, openai); override it to map your client's exceptions,
-        and fall back to `super()._classify(exc)` for the rest.
-        """
-        return classify(exc, secrets=self._secrets)
 
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
