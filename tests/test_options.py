@@ -110,6 +110,21 @@ def test_no_unknown_name_reaches_the_backend(name: str) -> None:
     assert llm.call_count == 0
 
 
+@given(st.sampled_from(sorted(OPTION_NAMES)), st.data())
+def test_a_transposed_option_name_gets_a_hint_naming_an_option(
+    name: str, data: st.DataObject
+) -> None:
+    assume(len(name) >= 3)
+    at = data.draw(st.integers(0, len(name) - 2))
+    typo = name[:at] + name[at + 1] + name[at] + name[at + 2 :]
+    assume(typo not in OPTION_NAMES)
+    with pytest.raises(TypeError) as info:
+        FakeLLM().chat_completions(USER, **{typo: None})  # type: ignore[arg-type]
+    hint = re.search(r"did you mean '(\w+)'\?", str(info.value))
+    assert hint is not None
+    assert hint.group(1) in OPTION_NAMES
+
+
 def test_an_unknown_name_with_no_close_match_points_at_extra_params() -> None:
     with pytest.raises(TypeError, match=re.escape("extra_params={'guided_regex': ...}")):
         FakeLLM().chat_completions(USER, guided_regex="a+")  # type: ignore[call-arg]

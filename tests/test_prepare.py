@@ -200,5 +200,5 @@ class _SlowLiteLLMFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 def install_slow_litellm(monkeypatch: pytest.MonkeyPatch, watch: LoopWatch) -> None:
     """Make the next `import litellm` slow, as on a cold start; undone after the test."""
     monkeypatch.delitem(sys.modules, "litellm", raising=False)
-    monkeypatch.setattr(litellm_provider, "_litellm", None)
+    monkeypatch.setattr(litellm_provider, "_litellm", None, raising=False)
     monkeypatch.setattr(sys, "meta_path", [_SlowLiteLLMFinder(watch), *sys.meta_path])
