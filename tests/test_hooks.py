@@ -91,11 +91,11 @@ def test_metadata_reaches_the_request_and_logs(caplog: pytest.LogCaptureFixture)
 def test_metadata_must_be_a_dict(metadata: object) -> None:
     llm = FakeLLM()
     with pytest.raises(ValueError, match="metadata must be a dict"):
-        llm.chat_completions(USER, metadata=metadata)
+        llm.chat_completions(USER, metadata=metadata)  # type: ignore[arg-type]
     assert llm.call_count == 0
 
 
 def test_absent_metadata_is_an_empty_dict() -> None:
     llm = FakeLLM()
-    llm.chat_completions(USER, metadata=None)
+    llm.chat_completions(USER, metadata=None)  # type: ignore[arg-type]
     assert llm.last_request.metadata == {}

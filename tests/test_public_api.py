@@ -26,6 +26,7 @@ def test_all_is_pinned() -> None:
         "BadResponseError",
         "BaseLLM",
         "BaseLLMConfig",
+        "CallOptions",
         "ChatRequest",
         "ConfigurationError",
         "ContentFilterError",

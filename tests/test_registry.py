@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic_settings import SettingsConfigDict
 
 import llmport.registry as registry
@@ -108,6 +111,57 @@ def test_register_provider_refuses_silent_replacement() -> None:
         register_provider("tiny", FakeLLM)
     register_provider("tiny", FakeLLM, replace=True)
     assert isinstance(get_llm("tiny"), FakeLLM)
+
+
+@given(st.from_regex(r"[a-z][a-z0-9]{0,8}(_[a-z0-9]{1,5})?", fullmatch=True))
+def test_registering_the_same_class_again_is_a_no_op(name: str) -> None:
+    saved = dict(registry._providers)
+    try:
+        register_provider(name, TinyLLM)
+        register_provider(name.upper().replace("_", "-"), TinyLLM)  # the same name, spelt so
+        assert registry._resolve(name) is TinyLLM
+    finally:
+        registry._providers = saved
+
+
+def test_a_different_class_under_a_taken_name_names_the_registered_one() -> None:
+    register_provider("tiny", TinyLLM)
+    with pytest.raises(ConfigurationError, match=f"already registered as {__name__}:TinyLLM"):
+        register_provider("tiny", FakeLLM)
+
+
+SHOUT_PACKAGE = {
+    "__init__.py": (
+        "from llmport import register_provider\n"
+        "from shoutpkg._impl import ShoutLLM\n"
+        "register_provider('shout', ShoutLLM)  # at import, as well as the entry point\n"
+    ),
+    "_impl.py": (
+        "from typing import Any\n"
+        "from llmport import BaseLLM, ChatRequest\n"
+        "class ShoutLLM(BaseLLM):\n"
+        "    provider_name = 'shout'\n"
+        "    def _complete(self, request: ChatRequest) -> Any:\n"
+        "        return {'choices': [{'message': {'content': 'HI'}, 'finish_reason': 'stop'}]}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("target", ["shoutpkg:ShoutLLM", "shoutpkg._impl:ShoutLLM"])
+def test_an_entry_point_and_a_registration_at_import_agree(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "shoutpkg"
+    package.mkdir()
+    for name, text in SHOUT_PACKAGE.items():
+        (package / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for module in ("shoutpkg", "shoutpkg._impl"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    point = EntryPoint(name="shout", value=target, group=registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [point])
+    llm = get_llm("shout", chat_model="loud")
+    assert llm.chat_completions([{"role": "user", "content": "hi"}]).content == "HI"
 
 
 def test_register_provider_rejects_non_providers() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llmport import (
     ErrorKind,
@@ -78,3 +80,27 @@ def test_to_message_round_trips_tool_calls() -> None:
 def test_broken_tool_call_to_message_keeps_raw_arguments() -> None:
     call = ToolCall(id="c1", name="f", raw_arguments='{"a', arguments_error="bad")
     assert call.to_message()["function"]["arguments"] == '{"a'
+
+
+errors = (
+    st.builds(LLMError, kind=st.sampled_from(ErrorKind), message=st.text(max_size=20)) | st.none()
+)
+
+
+@given(status=st.sampled_from(LLMResponseStatus), error=errors)
+def test_error_is_set_exactly_when_the_status_is_error(
+    status: LLMResponseStatus, error: LLMError | None
+) -> None:
+    if status is LLMResponseStatus.SUCCESS and error is not None:
+        with pytest.raises(ValueError, match="SUCCESS response carries no error"):
+            LLMResponse(status=status, error=error)
+        return
+    response = LLMResponse(status=status, error=error)
+    assert bool(response.status) is (response.error is None)
+    assert response.ok is (response.error is None)
+
+
+def test_an_error_built_without_an_error_gets_a_bad_response_one() -> None:
+    response = LLMResponse(status=LLMResponseStatus.ERROR)
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.BAD_RESPONSE

@@ -3,9 +3,10 @@
 from llmport import get_default_llm
 llm = get_default_llm()              # chosen and configured from env vars
 response = llm.chat_completions([{"role": "user", "content": "Hi"}])
-answer = response.content if response.status else response.error.message
+answer = response.error.message if response.error else response.content
 """
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from llmport.base import BaseLLM, ChatRequest
@@ -31,6 +32,7 @@ from llmport.errors import (
 )
 from llmport.fallback import FallbackLLM, FallbackLLMConfig
 from llmport.hooks import LLMHooks, add_hooks, remove_hooks
+from llmport.options import CallOptions
 from llmport.profiles import Profiles, load_profiles
 from llmport.providers.litellm import LiteLLM, LiteLLMConfig
 from llmport.providers.litellm_router import LiteLLMRouter, LiteLLMRouterConfig
@@ -64,6 +66,10 @@ from llmport.tools import (
     tool,
 )
 
+# A library logs, the app decides where records go: without this, Python's last-resort
+# handler would print llmport's warnings to stderr in apps that configured no logging.
+logging.getLogger("llmport").addHandler(logging.NullHandler())
+
 try:
     __version__ = version("llmport")
 except PackageNotFoundError:  # running from a source tree that is not installed
@@ -75,6 +81,7 @@ __all__ = [
     "BadResponseError",
     "BaseLLM",
     "BaseLLMConfig",
+    "CallOptions",
     "ChatRequest",
     "ConfigurationError",
     "ContentFilterError",

@@ -11,14 +11,13 @@ when it has a native async client, `_acomplete`) and nothing else.
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from typing_extensions import Unpack
 
 from llmport._call_log import log_attempt_failed, log_call
 from llmport._deadline import acomplete_in_time, complete_in_time, start_deadline
@@ -31,14 +30,18 @@ from llmport._validation import (
     check_tools,
     positive_number,
 )
-from llmport.config import BaseLLMConfig
+from llmport.config import BaseLLMConfig, header_secrets
 from llmport.errors import ConfigurationError, classify
 from llmport.hooks import LLMHooks, emit, global_hooks
-from llmport.parsing import parse_completion
+from llmport.options import CallOptions, check_call_options
+from llmport.provider_hooks import ProviderHooks
 from llmport.redaction import register_secret
-from llmport.response import LLMError, LLMResponse, LLMResponseStatus
-from llmport.response_stream import AsyncResponseStream, ResponseStream, StreamingUnsupportedError
+from llmport.request import ChatRequest
+from llmport.response import LLMResponse, LLMResponseStatus
+from llmport.response_stream import AsyncResponseStream, ResponseStream
 from llmport.structured import (
+    OutputT,
+    ResponseFormat,
     check_response_format,
     is_output_type,
     response_format_for,
@@ -51,39 +54,14 @@ __all__ = ["BaseLLM", "ChatRequest"]
 
 #: Per-call keyword arguments that map onto config fields.
 _SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
-_CALL_FIELDS = frozenset({*_SAMPLING_FIELDS, "model", "timeout", "total_timeout"})
 
 
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
-    """One chat completion request, with config defaults and overrides already merged.
-
-    `params` holds the sampling parameters that are set (temperature, top_p,
-    max_tokens, seed) plus any extra provider parameters; unset ones are absent.
-    `timeout` bounds each read; `total_timeout` the whole call, and `deadline` is the
-    `time.monotonic()` instant it ends (set when the call starts; None without one).
-    """
-
-    model: str
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: Any = None
-    stop: str | list[str] | None = None
-    response_format: Any = None
-    timeout: float = 60.0
-    total_timeout: float | None = None
-    deadline: float | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    output_type: type[BaseModel] | None = None
-    stream: bool = False
-
-
-class BaseLLM(abc.ABC):
+class BaseLLM(ProviderHooks):
     """Base class of every provider. Subclasses implement `_complete` (and optionally
-    `_acomplete`), set `provider_name` and point `config_class` at their config."""
+    `_acomplete`), set `provider_name` and point `config_class` at their config.
 
-    provider_name: ClassVar[str] = "base"
+    The hooks a provider implements are documented on `ProviderHooks`."""
+
     config_class: ClassVar[type[BaseLLMConfig]] = BaseLLMConfig
     #: Whether the backend enforces a JSON schema passed as `response_format`. When False,
     #: `response_format=SomeModel` asks for the schema in a system message instead.
@@ -135,21 +113,21 @@ class BaseLLM(abc.ABC):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
-    ) -> LLMResponse:
+        response_format: ResponseFormat[OutputT] = None,
+        **options: Unpack[CallOptions],
+    ) -> LLMResponse[OutputT]:
         """Send a chat completion and return an `LLMResponse`; provider failures never raise.
 
-        `overrides` may set `model`, `timeout`, `temperature`, `top_p`, `max_tokens`, `seed`
-        for this call; any other keyword is passed to the provider as an extra parameter.
+        `options` (see `CallOptions`) override the config for this call: `model`,
+        `timeout`, `temperature`, `max_tokens`, `tool_choice`, `metadata`, ...; a
+        backend's own parameters go in `extra_params={...}`.
 
         Raises:
-            ValueError: `messages`, `tools` or an override is malformed (before any I/O).
+            TypeError: an unknown keyword (the message names the closest option).
+            ValueError: `messages`, `tools` or an option is malformed (before any I/O).
         """
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
-        self._prepare()
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
+        self.prepare()
         hooks = self._active_hooks()
         if hooks:
             emit(hooks, "on_request", self, request)
@@ -160,14 +138,16 @@ class BaseLLM(abc.ABC):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
-    ) -> LLMResponse:
-        """Async twin of `chat_completions`, with the same arguments and contract."""
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
-        await self._aprepare()
+        response_format: ResponseFormat[OutputT] = None,
+        **options: Unpack[CallOptions],
+    ) -> LLMResponse[OutputT]:
+        """Async twin of `chat_completions`, with the same arguments and contract.
+
+        The first call's one-time set-up (e.g. importing litellm) runs in a worker
+        thread, so the event loop keeps running; `await llm.aprepare()` pays it up front.
+        """
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
+        await self.aprepare()
         hooks = self._active_hooks()
         if hooks:
             emit(hooks, "on_request", self, request)
@@ -178,10 +158,8 @@ class BaseLLM(abc.ABC):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        response_format: ResponseFormat = None,
+        **options: Unpack[CallOptions],
     ) -> ResponseStream:
         """Stream a chat completion: iterate typed events; `.response` is the aggregate.
 
@@ -194,7 +172,7 @@ class BaseLLM(abc.ABC):
                         show(event.text)
             usage = stream.response.usage
         """
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         return ResponseStream(self, replace(request, stream=True))
 
     def astream(
@@ -202,13 +180,11 @@ class BaseLLM(abc.ABC):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        response_format: ResponseFormat = None,
+        **options: Unpack[CallOptions],
     ) -> AsyncResponseStream:
         """Async twin of `stream`: `async with llm.astream(...) as s: async for event in s`."""
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         return AsyncResponseStream(self, replace(request, stream=True))
 
     def _run(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
@@ -241,44 +217,6 @@ class BaseLLM(abc.ABC):
                 emit(hooks, "on_retry", self, request, response, attempt, delay)
             await self._asleep(delay)
 
-    # --- hooks for providers ----------------------------------------------------------------
-
-    def _prepare(self) -> None:
-        """One-time setup before a sync call (e.g. a lazy import), kept out of latency."""
-        return
-
-    async def _aprepare(self) -> None:
-        """One-time setup before an async call; by default the same as `_prepare`."""
-        self._prepare()
-
-    @abc.abstractmethod
-    def _complete(self, request: ChatRequest) -> Any:
-        """Send `request` to the backend and return its raw payload; raise on failure."""
-
-    async def _acomplete(self, request: ChatRequest) -> Any:
-        """Async version of `_complete`; by default runs `_complete` in a worker thread."""
-        return await asyncio.to_thread(self._complete, request)
-
-    def _stream(self, request: ChatRequest) -> Iterator[Any]:
-        """Yield stream chunks (dicts, objects, or SSE `data:` strings); raise on failure.
-
-        Closing the generator must release the connection. Providers without streaming
-        leave this alone: `stream()` then falls back to a buffered call.
-        """
-        raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
-
-    def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
-        """Async version of `_stream`."""
-        raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
-
-    def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
-        """Turn the raw payload into an `LLMResponse` (OpenAI-shaped by default)."""
-        return parse_completion(payload, provider=self.provider_name, model=request.model)
-
-    def _classify(self, exc: BaseException) -> LLMError:
-        """Map an exception raised by `_complete` to an `LLMError`."""
-        return classify(exc, secrets=self._secrets)
-
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
@@ -300,13 +238,20 @@ class BaseLLM(abc.ABC):
         tool_choice: Any = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> ChatRequest:
-        """Check the arguments and merge config defaults with per-call overrides.
+        """Check the arguments and merge config defaults with per-call options.
+
+        `overrides` holds `CallOptions`; its `tool_choice` wins over the parameter.
 
         Raises:
+            TypeError: an unknown option, or an option of the wrong type.
             ValueError: an argument is malformed; the message says which and why.
         """
         config = self.config
         overrides = dict(overrides or {})
+        check_call_options(overrides)
+        tool_choice = overrides.pop("tool_choice", tool_choice)
+        headers = dict(overrides.pop("extra_headers", None) or {})
+        extra_params = overrides.pop("extra_params", None) or {}
         metadata = check_metadata(overrides.pop("metadata", None))
         check_response_format(response_format)
         model = overrides.pop("model", None) or config.chat_model
@@ -324,7 +269,8 @@ class BaseLLM(abc.ABC):
             value = overrides.pop(name, getattr(config, name))
             if value is not None:
                 params[name] = check_sampling(name, value)
-        params.update(overrides)
+        params.update((name, value) for name, value in overrides.items() if value is not None)
+        params.update(extra_params)
         checked_messages = check_messages(messages)
         output_type = None
         if is_output_type(response_format):
@@ -346,6 +292,7 @@ class BaseLLM(abc.ABC):
             total_timeout=total_timeout,
             params=params,
             metadata=metadata,
+            headers=headers,
             output_type=output_type,
         )
 
@@ -383,7 +330,7 @@ class BaseLLM(abc.ABC):
         try:
             error = self._classify(exc)
         except Exception:  # classification must not be the thing that crashes a call
-            error = classify(exc, secrets=self._secrets)
+            error = classify(exc, secrets=self._secrets_for(request))
         response = LLMResponse(
             status=LLMResponseStatus.ERROR,
             finish_reason="error",
@@ -396,8 +343,11 @@ class BaseLLM(abc.ABC):
         return response
 
     def _secrets_for(self, request: ChatRequest) -> tuple[str, ...]:
-        """The secrets to mask in this call's output; by default those of the config."""
-        return self._secrets
+        """The secrets to mask in this call's output: the config's and the call's auth headers."""
+        if not request.headers:
+            return self._secrets
+        extra = [s for s in header_secrets(request.headers) if s not in self._secrets]
+        return (*self._secrets, *extra) if extra else self._secrets
 
     def _redact(self, response: LLMResponse, request: ChatRequest) -> LLMResponse:
         """`response` with every secret masked: the one pass everything downstream relies on."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import (
@@ -177,8 +178,18 @@ class BaseLLMConfig(BaseSettings):
         secrets: list[str] = []
         if self.api_key is not None:
             secrets.append(self.api_key.get_secret_value())
-        for name, value in self.extra_headers.items():
-            if name.lower() in _AUTH_HEADERS:
-                secrets.append(value)
+        secrets.extend(header_secrets(self.extra_headers))
         # Shorter values are not real credentials, and redacting them would mangle text.
         return tuple(s for s in secrets if len(s) >= 6)
+
+
+def header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The credentials in auth headers: each value, and its token without the scheme."""
+    secrets: list[str] = []
+    for name, value in headers.items():
+        if name.lower() in _AUTH_HEADERS and isinstance(value, str):
+            secrets.append(value)
+            scheme, _, token = value.partition(" ")
+            if token and scheme.isalpha():
+                secrets.append(token.strip())
+    return tuple(s for s in secrets if len(s) >= 6)

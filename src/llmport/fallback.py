@@ -5,8 +5,8 @@
         -> ERROR of a kind in `fallback_on`?  try secondary, then fast
         -> the first SUCCESS (or the last ERROR) is the answer
 
-A group is itself a `BaseLLM`: tools, stop, response_format, per-call overrides
-and metadata reach every member unchanged, and each member builds its own request
+A group is itself a `BaseLLM`: tools, stop, response_format and the call options
+(metadata included) reach every member unchanged, and each member builds its own request
 from its own config. The answer is the member's response, so `response.provider`
 and `response.model` say which member answered; `attempts` counts every attempt
 across the members tried and `latency_ms` covers the whole group call. Streaming
@@ -15,6 +15,7 @@ falls back too, as long as the failing member has not sent its first event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,14 +23,17 @@ from dataclasses import replace
 from typing import Any
 
 from pydantic_settings import SettingsConfigDict
+from typing_extensions import Unpack
 
 from llmport._deadline import start_deadline
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.hooks import LLMHooks, emit
+from llmport.options import CallOptions
 from llmport.response import LLMResponse
 from llmport.response_stream import AsyncResponseStream, ResponseStream
+from llmport.structured import OutputT, ResponseFormat
 
 __all__ = ["DEFAULT_FALLBACK_ON", "FallbackLLM", "FallbackLLMConfig", "error_kinds"]
 
@@ -120,29 +124,21 @@ class FallbackLLM(BaseLLM):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
-    ) -> LLMResponse:
+        response_format: ResponseFormat[OutputT] = None,
+        **options: Unpack[CallOptions],
+    ) -> LLMResponse[OutputT]:
         """Ask each member in turn (see the class docstring); provider failures never raise.
 
         Raises:
-            ValueError: `messages`, `tools` or an override is malformed (before any I/O).
+            TypeError: an unknown keyword (the message names the closest option).
+            ValueError: `messages`, `tools` or an option is malformed (before any I/O).
         """
-        request, started = self._begin(
-            messages, tools, stop, response_format, tool_choice, overrides
-        )
+        request, started = self._begin(messages, tools, stop, response_format, options)
         answers: list[LLMResponse] = []
         for member in self.members:
             answers.append(
                 member.chat_completions(
-                    messages,
-                    tools,
-                    stop,
-                    response_format,
-                    tool_choice=tool_choice,
-                    **self._share(member, request, overrides),
+                    messages, tools, stop, response_format, **self._share(member, request, options)
                 )
             )
             if not self._moves_on(member, answers, request):
@@ -154,25 +150,16 @@ class FallbackLLM(BaseLLM):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
-    ) -> LLMResponse:
+        response_format: ResponseFormat[OutputT] = None,
+        **options: Unpack[CallOptions],
+    ) -> LLMResponse[OutputT]:
         """Async twin of `chat_completions`, with the same arguments and contract."""
-        request, started = self._begin(
-            messages, tools, stop, response_format, tool_choice, overrides
-        )
+        request, started = self._begin(messages, tools, stop, response_format, options)
         answers: list[LLMResponse] = []
         for member in self.members:
             answers.append(
                 await member.achat_completions(
-                    messages,
-                    tools,
-                    stop,
-                    response_format,
-                    tool_choice=tool_choice,
-                    **self._share(member, request, overrides),
+                    messages, tools, stop, response_format, **self._share(member, request, options)
                 )
             )
             if not self._moves_on(member, answers, request):
@@ -184,10 +171,8 @@ class FallbackLLM(BaseLLM):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        response_format: ResponseFormat = None,
+        **options: Unpack[CallOptions],
     ) -> ResponseStream:
         """Stream from the first member that starts answering.
 
@@ -196,17 +181,12 @@ class FallbackLLM(BaseLLM):
         """
         from llmport._fallback_stream import FallbackStream
 
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         return FallbackStream(
             self,
             replace(request, stream=True),
             lambda member, request: member.stream(
-                messages,
-                tools,
-                stop,
-                response_format,
-                tool_choice=tool_choice,
-                **self._share(member, request, overrides),
+                messages, tools, stop, response_format, **self._share(member, request, options)
             ),
         )
 
@@ -215,27 +195,29 @@ class FallbackLLM(BaseLLM):
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
         stop: str | Sequence[str] | None = None,
-        response_format: Any = None,
-        *,
-        tool_choice: Any = None,
-        **overrides: Any,
+        response_format: ResponseFormat = None,
+        **options: Unpack[CallOptions],
     ) -> AsyncResponseStream:
         """Async twin of `stream`."""
         from llmport._fallback_stream import AsyncFallbackStream
 
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         return AsyncFallbackStream(
             self,
             replace(request, stream=True),
             lambda member, request: member.astream(
-                messages,
-                tools,
-                stop,
-                response_format,
-                tool_choice=tool_choice,
-                **self._share(member, request, overrides),
+                messages, tools, stop, response_format, **self._share(member, request, options)
             ),
         )
+
+    def _prepare(self) -> None:
+        """Prepare every member, so `prepare()` warms the whole group."""
+        for member in self.members:
+            member.prepare()
+
+    async def _aprepare(self) -> None:
+        """Prepare every member off the event loop, concurrently."""
+        await asyncio.gather(*(member.aprepare() for member in self.members))
 
     def _complete(self, request: ChatRequest) -> Any:
         """Never used: the group delegates whole calls to its members."""
@@ -249,11 +231,10 @@ class FallbackLLM(BaseLLM):
         tools: Sequence[Mapping[str, Any]] | None,
         stop: str | Sequence[str] | None,
         response_format: Any,
-        tool_choice: Any,
-        overrides: Mapping[str, Any],
+        options: Mapping[str, Any],
     ) -> tuple[ChatRequest, float]:
         # Checking the arguments once here makes a bad call raise before any member runs.
-        request = self.build_request(messages, tools, stop, response_format, tool_choice, overrides)
+        request = self.build_request(messages, tools, stop, response_format, overrides=options)
         self._announce(request)
         started = time.monotonic()
         return start_deadline(request, started), started
@@ -262,15 +243,13 @@ class FallbackLLM(BaseLLM):
         if self.hooks:
             emit(self.hooks, "on_request", self, request)
 
-    def _share(
-        self, member: BaseLLM, request: ChatRequest, overrides: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """`overrides` for `member`, its `total_timeout` cut to what is left of the group's."""
+    def _share(self, member: BaseLLM, request: ChatRequest, options: CallOptions) -> CallOptions:
+        """`options` for `member`, its `total_timeout` cut to what is left of the group's."""
         if request.deadline is None:
-            return dict(overrides)
+            return options
         left = max(request.deadline - time.monotonic(), 0.001)
         own = member.config.total_timeout
-        return {**overrides, "total_timeout": min(left, own) if own else left}
+        return {**options, "total_timeout": min(left, own) if own else left}
 
     def _moves_on(self, member: BaseLLM, answers: list[LLMResponse], request: ChatRequest) -> bool:
         """Whether the last answer hands the call to the next member (and logs it)."""

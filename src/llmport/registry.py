@@ -28,6 +28,7 @@ import hashlib
 import importlib
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable, Hashable, Mapping
 from importlib.metadata import entry_points
@@ -78,10 +79,13 @@ _instances_lock = threading.RLock()
 def register_provider(name: str, provider: type[BaseLLM] | str, *, replace: bool = False) -> None:
     """Make `provider` available as `get_llm(name)` and `DEFAULT_LLM=name`.
 
-    `provider` is a `BaseLLM` subclass or a lazy `"module:Class"` path.
+    `provider` is a `BaseLLM` subclass or a lazy `"module:Class"` path. Registering the
+    same class again under the same name (say at import and through an entry point) is
+    a no-op.
 
     Raises:
-        ConfigurationError: the name is taken (pass `replace=True`) or the class is not a BaseLLM.
+        ConfigurationError: the name is taken by another provider (pass `replace=True`),
+            or the class is not a BaseLLM.
     """
     from llmport.base import BaseLLM
 
@@ -94,11 +98,13 @@ def register_provider(name: str, provider: type[BaseLLM] | str, *, replace: bool
         raise ConfigurationError(f"provider {name!r} must be a BaseLLM subclass, got {provider!r}")
     with _lock:
         existing = _providers.get(key)
-        if existing is not None and existing != provider and not replace:
+        if existing is not None and not replace and not _same_provider(existing, provider):
             raise ConfigurationError(
-                f"provider {key!r} is already registered; pass replace=True to override it"
+                f"provider {key!r} is already registered as {_path(existing)}; "
+                "pass replace=True to override it"
             )
-        _providers[key] = provider
+        if existing is None or replace or not isinstance(provider, str):
+            _providers[key] = provider
 
 
 def available_providers() -> list[str]:
@@ -275,6 +281,28 @@ def _import_provider(key: str, path: str) -> type[BaseLLM]:
     with _lock:
         _providers[key] = provider
     return provider
+
+
+def _path(provider: type[BaseLLM] | str) -> str:
+    """`"module:Class"` for a provider class or path."""
+    if isinstance(provider, str):
+        return provider
+    return f"{provider.__module__}:{provider.__qualname__}"
+
+
+def _same_provider(a: type[BaseLLM] | str, b: type[BaseLLM] | str) -> bool:
+    """Whether two registrations name one class: the class, or a path that leads to it.
+
+    A path is followed only through modules already imported: the case that matters is
+    a module that registers its own class at import while an entry point names it.
+    """
+    if a is b or _path(a) == _path(b):
+        return True
+    path, cls = (a, b) if isinstance(a, str) else (b, a)
+    if not isinstance(path, str) or isinstance(cls, str):
+        return False
+    module_name, _, attribute = path.partition(":")
+    return getattr(sys.modules.get(module_name), attribute, None) is cls
 
 
 def _load_entry_points() -> None:

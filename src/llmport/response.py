@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
+
+from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     from llmport.errors import ErrorKind
 
 __all__ = ["LLMError", "LLMResponse", "LLMResponseStatus", "ToolCall", "Usage"]
+
+#: The type of `LLMResponse.parsed`: the model passed as `response_format`, else Any.
+ParsedT = TypeVar("ParsedT", default=Any)
 
 
 class LLMResponseStatus(str, enum.Enum):
@@ -110,13 +115,23 @@ class LLMError:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class LLMResponse:
+class LLMResponse(Generic[ParsedT]):
     """The answer to one chat completion call, success or failure.
 
     `content` is never None ("" when the model sent no text; a refusal's text when the
     model refused). `reasoning` holds reasoning text kept apart from `content`. `parsed`
-    is the validated instance when the call passed `response_format=SomeModel`. `raw`
-    holds the provider payload for debugging and is left out of the repr.
+    is the validated instance when the call passed `response_format=SomeModel` (typed
+    as that model: `chat_completions(..., response_format=City)` gives
+    `LLMResponse[City]`). `raw` holds the provider payload for debugging and is left
+    out of the repr.
+
+    `error` is set exactly when the status is ERROR, so `if response.error:` both tests
+    for failure and narrows `error` for a type checker; `if response.status:` (truthy
+    on success) keeps working too. An ERROR built without an error gets a generic
+    `bad_response` one.
+
+    Raises:
+        ValueError: a SUCCESS response was given an error.
     """
 
     status: LLMResponseStatus
@@ -131,10 +146,20 @@ class LLMResponse:
     error: LLMError | None = None
     reasoning: str | None = None
     refusal: str | None = None
-    parsed: Any = None
+    parsed: ParsedT | None = None
     latency_ms: float = 0.0
     attempts: int = 1
     raw: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.status is LLMResponseStatus.SUCCESS:
+            if self.error is not None:
+                raise ValueError("a SUCCESS response carries no error; use status=ERROR")
+        elif self.error is None:
+            from llmport.errors import ErrorKind
+
+            unknown = LLMError(kind=ErrorKind.BAD_RESPONSE, message="bad_response: unknown error")
+            object.__setattr__(self, "error", unknown)
 
     @property
     def ok(self) -> bool:
@@ -158,13 +183,12 @@ class LLMResponse:
             return self.usage.total_tokens
         return self.send_tokens + self.recv_tokens
 
-    def raise_for_status(self) -> LLMResponse:
+    def raise_for_status(self) -> LLMResponse[ParsedT]:
         """Raise the typed `ProviderError` for an ERROR response; return self otherwise."""
-        if self.error is not None or self.status is LLMResponseStatus.ERROR:
-            from llmport.errors import ErrorKind, error_from_llm_error
+        if self.error is not None:
+            from llmport.errors import error_from_llm_error
 
-            error = self.error or LLMError(kind=ErrorKind.BAD_RESPONSE, message="unknown error")
-            raise error_from_llm_error(error)
+            raise error_from_llm_error(self.error)
         return self
 
     def to_message(self) -> dict[str, Any]:

@@ -182,7 +182,7 @@ class ResponseStream(_StreamBase):
 
     def _run(self) -> Iterator[StreamEvent]:
         llm = self._llm
-        llm._prepare()
+        llm.prepare()
         self._begin()
         attempt = 0
         while True:
@@ -283,7 +283,7 @@ class AsyncResponseStream(_StreamBase):
 
     async def _run(self) -> AsyncIterator[StreamEvent]:
         llm = self._llm
-        await llm._aprepare()
+        await llm.aprepare()
         self._begin()
         attempt = 0
         while True:

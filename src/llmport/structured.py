@@ -12,20 +12,30 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ValidationError
+from typing_extensions import TypeVar
 
 from llmport.errors import ErrorKind
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 
 __all__ = [
+    "OutputT",
+    "ResponseFormat",
     "check_response_format",
     "is_output_type",
     "response_format_for",
     "schema_instruction",
     "validate_output",
 ]
+
+#: The model class passed as `response_format`; `Any` when none is.
+OutputT = TypeVar("OutputT", bound=BaseModel, default=Any)
+
+#: What `response_format` takes: a pydantic model class (the answer is validated into
+#: `response.parsed`, typed as that model), an OpenAI `response_format` dict, or None.
+ResponseFormat: TypeAlias = type[OutputT] | Mapping[str, Any] | None
 
 
 def is_output_type(value: Any) -> bool:

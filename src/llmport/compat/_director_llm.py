@@ -22,6 +22,7 @@ from llmport.base import ChatRequest
 from llmport.compat._director_base import BaseLLM, BaseLLMConfig, LLMResponse
 from llmport.config import RetryPolicy
 from llmport.errors import ConfigurationError
+from llmport.options import CallOptions
 from llmport.providers.litellm import LiteLLM as NativeLiteLLM
 from llmport.providers.litellm import LiteLLMConfig as NativeLiteLLMConfig
 from llmport.providers.openai_compatible import OpenAICompatible, OpenAICompatibleConfig
@@ -168,14 +169,15 @@ class LLMPortBacked(BaseLLM):
         """
         formatted_tools = self._format_tools(tools) if tools else None
         sampling = {name: getattr(self, name) for name in self.forwarded}
+        options: CallOptions = {"model": self._model(), "timeout": self.timeout}
+        if formatted_tools:
+            options["tool_choice"] = "auto"
         response = self._current_engine().chat_completions(
             self._format_messages(messages),
             tools=formatted_tools,
             stop=stop,
             response_format=response_format or None,
-            tool_choice="auto" if formatted_tools else None,
-            model=self._model(),
-            timeout=self.timeout,
+            **options,
             **sampling,
         )
         result = LLMResponse.from_response(response)

@@ -116,16 +116,17 @@ class LiteLLM(BaseLLM):
             kwargs["api_base"] = config.api_base
         if request.metadata:
             kwargs["metadata"] = request.metadata
-        if config.extra_headers:
-            kwargs["extra_headers"] = dict(config.extra_headers)
+        if config.extra_headers or request.headers:
+            kwargs["extra_headers"] = {**config.extra_headers, **request.headers}
         return kwargs
 
     def _secrets_for(self, request: ChatRequest) -> tuple[str, ...]:
         # A per-call model may name another backend, whose key litellm then reads.
+        secrets = super()._secrets_for(request)
         if request.model == self.config.chat_model:
-            return self._secrets
-        extra = [key for key in backend_key_values(request.model) if key not in self._secrets]
-        return (*self._secrets, *extra) if extra else self._secrets
+            return secrets
+        extra = [key for key in backend_key_values(request.model) if key not in secrets]
+        return (*secrets, *extra) if extra else secrets
 
     def _prepare(self) -> None:
         litellm = import_litellm()

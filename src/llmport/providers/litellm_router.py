@@ -275,6 +275,7 @@ class LiteLLMRouter(LiteLLM):
         """Unhook the Router's process-wide litellm callbacks; the next call builds anew."""
         with self._router_lock:
             router, self._router = self._router, None
+            self._prepared = self._aprepared = False  # the next call builds the Router again
         if router is None:
             return
         router.discard()

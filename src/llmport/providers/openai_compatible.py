@@ -132,14 +132,24 @@ class OpenAICompatible(BaseLLM):
 
     # --- provider hooks --------------------------------------------------------------------
 
+    def _prepare(self) -> None:
+        import httpx  # noqa: F401  (the sync client's library, imported once here)
+
+    async def _aprepare(self) -> None:
+        await asyncio.to_thread(_import_aiohttp)
+
     def _complete(self, request: ChatRequest) -> Any:
         client = self._client or self._open_client()
         timeout = read_timeout(request.timeout, request.deadline)
         if request.deadline is None:
-            response = client.post(self._url, content=_body(request), timeout=timeout)
+            response = client.post(
+                self._url, content=_body(request), headers=request.headers, timeout=timeout
+            )
             return _decode(response.status_code, response.headers, response.content)
         # Read in pieces so that a body still dripping in at the deadline is let go.
-        with client.stream("POST", self._url, content=_body(request), timeout=timeout) as response:
+        with client.stream(
+            "POST", self._url, content=_body(request), headers=request.headers, timeout=timeout
+        ) as response:
             return _decode(response.status_code, response.headers, _read_all(response, request))
 
     async def _acomplete(self, request: ChatRequest) -> Any:
@@ -148,6 +158,7 @@ class OpenAICompatible(BaseLLM):
         async with entry.session.post(
             self._url,
             data=body,
+            headers=request.headers,
             timeout=entry.timeout(read_timeout(request.timeout, request.deadline)),
             allow_redirects=False,
         ) as response:
@@ -157,7 +168,9 @@ class OpenAICompatible(BaseLLM):
     def _stream(self, request: ChatRequest) -> Iterator[Any]:
         client = self._client or self._open_client()
         timeout = read_timeout(request.timeout, request.deadline)
-        with client.stream("POST", self._url, content=_body(request), timeout=timeout) as response:
+        with client.stream(
+            "POST", self._url, content=_body(request), headers=request.headers, timeout=timeout
+        ) as response:
             if not _is_event_stream(response.status_code, response.headers):
                 yield _decode(response.status_code, response.headers, _read_all(response, request))
                 return
@@ -173,6 +186,7 @@ class OpenAICompatible(BaseLLM):
         async with entry.session.post(
             self._url,
             data=body,
+            headers=request.headers,
             timeout=entry.timeout(read_timeout(request.timeout, request.deadline)),
             allow_redirects=False,
         ) as response:
@@ -307,6 +321,10 @@ class _LoopSession:
         await self.session.close()
 
 
+def _import_aiohttp() -> None:
+    import aiohttp  # noqa: F401  (the async client's library)
+
+
 def _body(request: ChatRequest) -> bytes:
     body: dict[str, Any] = {"model": request.model, "messages": request.messages}
     if request.tools is not None:
@@ -317,7 +335,10 @@ def _body(request: ChatRequest) -> bytes:
         body["stop"] = request.stop
     if request.response_format is not None:
         body["response_format"] = request.response_format
-    body.update(request.params)
+    params = dict(request.params)
+    extra_body = params.pop("extra_body", None) or {}
+    body.update(params)
+    body.update(extra_body)
     if request.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

@@ -59,13 +59,14 @@ class RecordedRequest:
         method: The HTTP method, e.g. "POST".
         path: The request target as sent, e.g. "/v1/chat/completions".
         headers: The request headers, keys in lower case.
-        body: The parsed JSON object of the body, or None (no body, or not a JSON object).
+        body: The parsed JSON object of the body; `{}` when there was no body or it was
+            not a JSON object, so `gateway.requests[-1].body["model"]` reads directly.
     """
 
     method: str
     path: str
     headers: dict[str, str]
-    body: dict[str, Any] | None
+    body: dict[str, Any]
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -291,7 +292,7 @@ class LocalGateway:
             return False
         body = _parse_object(request.body)
         if self._record:
-            recorded = RecordedRequest(request.method, request.target, request.headers, body)
+            recorded = RecordedRequest(request.method, request.target, request.headers, body or {})
             with self._lock:
                 self._requests.append(recorded)
         call = self._route(request, body)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from llmport.base import BaseLLM
 from llmport.errors import redact
+from llmport.options import CallOptions
 from llmport.parsing import parse_tool_arguments
 from llmport.response import LLMResponse, ToolCall, Usage
 from llmport.tools.audit import (
@@ -70,7 +71,8 @@ class Run:
         tools: Sequence[ToolLike],
         max_iterations: int,
         audit: AuditHook | Iterable[AuditHook],
-        call_options: Mapping[str, Any],
+        options: CallOptions,
+        response_format: Any = None,
         pending: PendingConfirmation | None = None,
         guard: ConfirmationGuard | None = None,
     ) -> None:
@@ -87,8 +89,10 @@ class Run:
         self.tools = index_tools(tools)
         self.max_iterations = max_iterations
         self.audit: tuple[AuditHook, ...] = (audit,) if callable(audit) else tuple(audit)
-        definitions = [t.definition() for t in self.tools.values()] or None
-        self.call_options = {**call_options, "tools": definitions}
+        self.definitions = [t.definition() for t in self.tools.values()] or None
+        #: What every LLM call of the loop is given besides the transcript and the tools.
+        self.options = options
+        self.response_format = response_format
         self.run_id = pending.run_id if pending else uuid.uuid4().hex
         self.usage = pending.usage if pending else Usage()
         self.guard = guard or ConfirmationGuard()

@@ -24,8 +24,11 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
+from typing_extensions import Unpack
+
 from llmport.base import BaseLLM
 from llmport.errors import redact
+from llmport.options import CallOptions, check_call_options
 from llmport.response import ToolCall
 from llmport.tools._run import REJECTED, Approval, Run, ToolLike
 from llmport.tools.audit import AuditHook
@@ -49,9 +52,10 @@ def run_tools(
     max_iterations: int = 5,
     confirm: Confirm | None = None,
     audit: AuditHook | Iterable[AuditHook] = (),
+    hooks: AuditHook | Iterable[AuditHook] = (),
     response_format: Any = None,
     guard: ConfirmationGuard | None = None,
-    **options: Any,
+    **options: Unpack[CallOptions],
 ) -> ToolLoopResult:
     """Run the tool-call loop until the model answers; return the whole exchange.
 
@@ -61,14 +65,16 @@ def run_tools(
             one are not run.
         confirm: called as `confirm(call)` before a tool marked `requires_confirmation`
             runs; only `True` approves. Without it the loop stops with `pending`.
-        audit: hooks that receive every step as an `AuditEvent` (`hooks=` is accepted
-            as another name for them).
+        audit: hooks that receive every step as an `AuditEvent`.
+        hooks: another name for `audit`; both may be given.
         response_format: passed to every call, so the final answer has `parsed`.
         guard: how a pending state is made (id, expiry, signature); the default lasts
             10 minutes and is signed when `LLMPORT_SIGNING_KEY` is set.
-        options: passed to `chat_completions` (temperature, metadata, tool_choice, ...).
+        options: `CallOptions` passed to every `chat_completions` call (temperature,
+            metadata, tool_choice, ...).
 
     Raises:
+        TypeError: an unknown keyword (the message names the closest option).
         ValueError: an argument is malformed (two tools with one name, bad messages...).
         RuntimeError: an async tool is given inside a running event loop (use `arun_tools`).
     """
@@ -77,8 +83,9 @@ def run_tools(
         messages,
         tools,
         max_iterations,
-        _audit_hooks(audit, options),
-        _options(response_format, options),
+        _audit_hooks(audit, hooks),
+        _checked(options),
+        response_format,
         guard=guard,
     )
     _check_sync_use(run)
@@ -93,9 +100,10 @@ async def arun_tools(
     max_iterations: int = 5,
     confirm: AsyncConfirm | None = None,
     audit: AuditHook | Iterable[AuditHook] = (),
+    hooks: AuditHook | Iterable[AuditHook] = (),
     response_format: Any = None,
     guard: ConfirmationGuard | None = None,
-    **options: Any,
+    **options: Unpack[CallOptions],
 ) -> ToolLoopResult:
     """Async twin of `run_tools`: the calls of one turn run concurrently (sync tools in
     worker threads), and `confirm` may be async."""
@@ -104,8 +112,9 @@ async def arun_tools(
         messages,
         tools,
         max_iterations,
-        _audit_hooks(audit, options),
-        _options(response_format, options),
+        _audit_hooks(audit, hooks),
+        _checked(options),
+        response_format,
         guard=guard,
     )
     return await _aloop(run, confirm)
@@ -120,9 +129,10 @@ def resume_tools(
     max_iterations: int = 5,
     confirm: Confirm | None = None,
     audit: AuditHook | Iterable[AuditHook] = (),
+    hooks: AuditHook | Iterable[AuditHook] = (),
     response_format: Any = None,
     guard: ConfirmationGuard | None = None,
-    **options: Any,
+    **options: Unpack[CallOptions],
 ) -> ToolLoopResult:
     """Approve or reject the pending calls, run the approved ones, and continue the loop.
 
@@ -140,8 +150,9 @@ def resume_tools(
         ValueError: `approve` misses or invents a call id, or `max_iterations` leaves
             no room for another LLM call.
     """
-    options = _options(response_format, options)
-    run, decisions = _admit(llm, pending, tools, approve, max_iterations, audit, guard, options)
+    hooks = _audit_hooks(audit, hooks)
+    call = (_checked(options), response_format)
+    run, decisions = _admit(llm, pending, tools, approve, max_iterations, hooks, guard, call)
     _check_sync_use(run)
     run.guard.claim(pending)
     steps = run.decide_pending(pending, decisions)
@@ -161,13 +172,15 @@ async def aresume_tools(
     max_iterations: int = 5,
     confirm: AsyncConfirm | None = None,
     audit: AuditHook | Iterable[AuditHook] = (),
+    hooks: AuditHook | Iterable[AuditHook] = (),
     response_format: Any = None,
     guard: ConfirmationGuard | None = None,
-    **options: Any,
+    **options: Unpack[CallOptions],
 ) -> ToolLoopResult:
     """Async twin of `resume_tools` (the claim is made in a worker thread)."""
-    options = _options(response_format, options)
-    run, decisions = _admit(llm, pending, tools, approve, max_iterations, audit, guard, options)
+    hooks = _audit_hooks(audit, hooks)
+    call = (_checked(options), response_format)
+    run, decisions = _admit(llm, pending, tools, approve, max_iterations, hooks, guard, call)
     await asyncio.to_thread(run.guard.claim, pending)
     steps = run.decide_pending(pending, decisions)
     await asyncio.gather(*(run.aexecute(step) for step in steps if step.runnable))
@@ -181,19 +194,24 @@ def _admit(
     tools: Sequence[ToolLike],
     approve: Approval,
     max_iterations: int,
-    audit: AuditHook | Iterable[AuditHook],
+    hooks: tuple[AuditHook, ...],
     guard: ConfirmationGuard | None,
-    options: dict[str, Any],
+    call: tuple[CallOptions, Any],
 ) -> tuple[Run, dict[str, bool]]:
-    """The resumed run and its decisions, once the state and `approve` pass every check."""
-    hooks = _audit_hooks(audit, options)
-    run = Run(llm, (), tools, max_iterations, hooks, options, pending, guard)
+    """The resumed run and its decisions, once the state and `approve` pass every check.
+
+    `call` is what every LLM call is given: the options and the response format.
+    """
+    options, response_format = call
+    run = Run(llm, (), tools, max_iterations, hooks, options, response_format, pending, guard)
     return run, run.admit(pending, approve)
 
 
 def _loop(run: Run, confirm: Confirm | None) -> ToolLoopResult:
     while True:
-        response = run.llm.chat_completions(run.messages, **run.call_options)
+        response = run.llm.chat_completions(
+            run.messages, run.definitions, response_format=run.response_format, **run.options
+        )
         result = run.take(response)
         if result is not None:
             return result
@@ -211,7 +229,9 @@ def _loop(run: Run, confirm: Confirm | None) -> ToolLoopResult:
 
 async def _aloop(run: Run, confirm: AsyncConfirm | None) -> ToolLoopResult:
     while True:
-        response = await run.llm.achat_completions(run.messages, **run.call_options)
+        response = await run.llm.achat_completions(
+            run.messages, run.definitions, response_format=run.response_format, **run.options
+        )
         result = run.take(response)
         if result is not None:
             return result
@@ -226,17 +246,18 @@ async def _aloop(run: Run, confirm: AsyncConfirm | None) -> ToolLoopResult:
 
 
 def _audit_hooks(
-    audit: AuditHook | Iterable[AuditHook], options: dict[str, Any]
+    audit: AuditHook | Iterable[AuditHook], hooks: AuditHook | Iterable[AuditHook]
 ) -> tuple[AuditHook, ...]:
-    """`audit=` plus `hooks=`, the issue's name for the same thing (popped from options)."""
-    hooks = options.pop("hooks", ())
+    """`audit=` plus `hooks=`, two names for the same thing."""
     return tuple(
         hook for group in (audit, hooks) for hook in ((group,) if callable(group) else tuple(group))
     )
 
 
-def _options(response_format: Any, options: Mapping[str, Any]) -> dict[str, Any]:
-    return {**options, "response_format": response_format}
+def _checked(options: CallOptions) -> CallOptions:
+    """The options of every LLM call of the loop, checked before the first one."""
+    check_call_options(options)
+    return options
 
 
 def _check_sync_use(run: Run) -> None:

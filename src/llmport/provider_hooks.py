@@ -1,0 +1,114 @@
+"""`ProviderHooks`: the methods a provider implements, and the one-time set-up around them.
+
+`BaseLLM` inherits this class and calls these hooks from its template method:
+
+    prepare() / aprepare()  ->  _prepare / _aprepare    once, before the first call
+    chat_completions        ->  _complete  -> _parse    (errors: _classify)
+    achat_completions       ->  _acomplete -> _parse
+    stream / astream        ->  _stream / _astream      (chunks to the accumulator)
+
+Only `_complete` is required; every other hook has a working default.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+from llmport.errors import classify
+from llmport.parsing import parse_completion
+from llmport.request import ChatRequest
+from llmport.response import LLMError, LLMResponse
+from llmport.response_stream import StreamingUnsupportedError
+
+__all__ = ["ProviderHooks"]
+
+
+class ProviderHooks(abc.ABC):
+    """The provider side of `BaseLLM`: set-up, the backend call, parsing, classification."""
+
+    provider_name: ClassVar[str] = "base"
+    #: The secret values of this instance's config, kept out of error messages.
+    _secrets: tuple[str, ...] = ()
+
+    # --- warm-up ------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Do the provider's one-time set-up now (imports, clients) instead of on the first call.
+
+        Call it at application start-up; the first call then costs no more than the next.
+        Safe to call more than once, and from several threads.
+        """
+        if not self._prepared:
+            self._prepare()
+            self._prepared = True
+
+    async def aprepare(self) -> None:
+        """Async twin of `prepare`: the set-up runs off the event loop, which keeps running.
+
+        `await llm.aprepare()` in an app's start-up (e.g. a FastAPI lifespan) moves the
+        cost of the first call there.
+        """
+        if not self._aprepared:
+            await self._aprepare()
+            self._aprepared = True
+
+    # --- what a provider implements -----------------------------------------------------------
+
+    #: Set once `prepare()` / `aprepare()` has run; the set-up hooks then run no more.
+    _prepared: bool = False
+    _aprepared: bool = False
+
+    def _prepare(self) -> None:
+        """One-time set-up before a sync call (e.g. a lazy import), kept out of latency.
+
+        It may run more than once when calls race, so it must be idempotent.
+        """
+        return
+
+    async def _aprepare(self) -> None:
+        """One-time set-up before an async call; by default `prepare()` in a worker thread.
+
+        An override must not block the event loop: run blocking work in a thread.
+        """
+        await asyncio.to_thread(self.prepare)
+
+    @abc.abstractmethod
+    def _complete(self, request: ChatRequest) -> Any:
+        """Send `request` to the backend and return its raw payload; raise on failure."""
+
+    async def _acomplete(self, request: ChatRequest) -> Any:
+        """Async version of `_complete`; by default runs `_complete` in a worker thread."""
+        return await asyncio.to_thread(self._complete, request)
+
+    def _stream(self, request: ChatRequest) -> Iterator[Any]:
+        """Yield stream chunks (dicts, objects, or SSE `data:` strings); raise on failure.
+
+        Closing the generator must release the connection. Providers without streaming
+        leave this alone: `stream()` then falls back to a buffered call.
+        """
+        raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
+
+    def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
+        """Async version of `_stream`."""
+        raise StreamingUnsupportedError(f"{type(self).__name__} does not stream")
+
+    def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
+        """Turn the raw payload from `_complete` into an `LLMResponse`.
+
+        The default reads an OpenAI-shaped payload (dict or object). Override it for a
+        backend with its own shape; an exception raised here becomes an ERROR response
+        of kind `bad_response`, never an exception for the caller.
+        """
+        return parse_completion(payload, provider=self.provider_name, model=request.model)
+
+    def _classify(self, exc: BaseException) -> LLMError:
+        """Map an exception raised by `_complete` / `_stream` to an `LLMError`.
+
+        The default reads status codes, `Retry-After` and well-known exception names
+        (httpx, aiohttp, litellm, openai); override it to map your client's exceptions,
+        and fall back to `super()._classify(exc)` for the rest.
+        """
+        return classify(exc, secrets=self._secrets)
