@@ -155,9 +155,11 @@ def test_options_become_request_fields_and_params() -> None:
     llm.chat_completions(USER, **SAMPLE)
     request = llm.last_request
     assert (request.model, request.timeout, request.tool_choice) == ("other-model", 12.0, "auto")
+    assert request.total_timeout == 30.0
     assert request.metadata == {"tenant": "t-1"}
     assert request.headers == {"x-trace": "abc"}
-    sent_as_they_are = OPTION_NAMES - {"model", "timeout", "metadata", "tool_choice"}
+    sent_as_they_are = OPTION_NAMES - {"model", "timeout", "total_timeout", "metadata"}
+    sent_as_they_are -= {"tool_choice"}
     sent_as_they_are -= {"extra_headers", "extra_params"}
     expected = {name: value for name, value in SAMPLE.items() if name in sent_as_they_are}
     # the call's extra_params are merged over the config's
