@@ -115,8 +115,10 @@ class LLMResponse:
 
     `content` is never None ("" when the model sent no text; a refusal's text when the
     model refused). `reasoning` holds reasoning text kept apart from `content`. `parsed`
-    is the validated instance when the call passed `response_format=SomeModel`. `raw`
-    holds the provider payload for debugging and is left out of the repr.
+    is the validated instance when the call passed `response_format=SomeModel`. `cost`
+    is the call's USD cost over every billed attempt, None when the price or the usage
+    is unknown (see `llmport.cost`). `raw` holds the provider payload for debugging and
+    is left out of the repr.
     """
 
     status: LLMResponseStatus
@@ -134,6 +136,7 @@ class LLMResponse:
     parsed: Any = None
     latency_ms: float = 0.0
     attempts: int = 1
+    cost: float | None = None
     raw: Any = field(default=None, repr=False, compare=False)
 
     @property
