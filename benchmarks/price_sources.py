@@ -1,8 +1,8 @@
 """Price sources compared: litellm's bundled price map vs the `genai-prices` package.
 
-Each measurement runs in a fresh interpreter: load time and memory of the first
-lookup (RSS growth), then the cost of one more lookup, and which of a list of
-common models each source prices. `genai-prices` is not a dependency of llmport;
+Each measurement runs in a fresh interpreter with llmport already imported: the
+time and memory (RSS growth) of the first lookup, which loads the source, then the
+cost of one more lookup, and which of a list of current models each source prices. `genai-prices` is not a dependency of llmport;
 install it to run this (`pip install genai-prices`).
 
     python benchmarks/price_sources.py
@@ -14,24 +14,25 @@ import json
 import subprocess
 import sys
 
+#: Current models as apps name them: bare, and with litellm's provider prefix.
 MODELS = (
     "gpt-4o",
     "gpt-4o-mini",
     "gpt-4.1",
     "gpt-4.1-mini",
     "o3-mini",
-    "gpt-3.5-turbo",
-    "claude-3-5-sonnet-20241022",
-    "claude-3-5-haiku-20241022",
-    "claude-sonnet-4-20250514",
-    "claude-3-haiku-20240307",
-    "gemini-1.5-pro",
-    "gemini-2.0-flash",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+    "claude-opus-4-1",
     "gemini-2.5-pro",
+    "gemini-2.5-flash",
     "mistral-large-latest",
-    "llama-3.1-70b-versatile",
     "deepseek-chat",
-    "command-r-plus",
+    "openai/gpt-4o",
+    "anthropic/claude-sonnet-4-5",
+    "gemini/gemini-2.5-pro",
+    "mistral/mistral-large-latest",
+    "groq/llama-3.3-70b-versatile",
 )
 
 _CHILD = r"""
@@ -43,22 +44,21 @@ def rss_kb():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-before = rss_kb()
-began = time.perf_counter()
 if source == "litellm":
-    from llmport.cost import price_table
-    table = price_table()
+    from llmport import cost
     def lookup(model):
-        return table.get(model)
+        return cost.table_prices(model)
 else:
-    import genai_prices
-    from genai_prices.types import Usage
-    usage = Usage(input_tokens=1000, output_tokens=100)
+    import importlib
     def lookup(model):
+        genai_prices = importlib.import_module("genai_prices")
+        usage = genai_prices.Usage(input_tokens=1000, output_tokens=100)
         try:
             return genai_prices.calc_price(usage, model)
         except LookupError:
             return None
+before = rss_kb()
+began = time.perf_counter()
 first = lookup(models[0])
 load_ms = (time.perf_counter() - began) * 1000
 grown_mb = (rss_kb() - before) / 1024

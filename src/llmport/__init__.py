@@ -9,10 +9,13 @@ answer = response.content if response.status else response.error.message
 from importlib.metadata import PackageNotFoundError, version
 
 from llmport.base import BaseLLM, ChatRequest
+from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, RetryPolicy
 from llmport.errors import (
     AuthenticationError,
     BadResponseError,
+    BudgetExceededError,
+    BudgetUnavailableError,
     ConfigurationError,
     ContentFilterError,
     ContextLengthError,
@@ -75,6 +78,9 @@ __all__ = [
     "BadResponseError",
     "BaseLLM",
     "BaseLLMConfig",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetUnavailableError",
     "ChatRequest",
     "ConfigurationError",
     "ContentFilterError",
