@@ -2,8 +2,9 @@
 
 Each measurement runs in a fresh interpreter with llmport already imported: the
 time and memory (RSS growth) of the first lookup, which loads the source, then the
-cost of one more lookup, and which of a list of current models each source prices. `genai-prices` is not a dependency of llmport;
-install it to run this (`pip install genai-prices`).
+cost of one more lookup, and which of a list of current models each source prices.
+`genai-prices` is not a dependency of llmport; install it to run this
+(`pip install genai-prices`).
 
     python benchmarks/price_sources.py
 """
