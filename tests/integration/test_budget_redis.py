@@ -8,10 +8,13 @@ and time and stopped by process id.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -86,8 +89,6 @@ def test_concurrent_charges_are_atomic(redis_client: Any, redis_port: int) -> No
 
 
 def test_async_calls_share_the_redis_budget(redis_client: Any, redis_port: int) -> None:
-    import asyncio
-
     budget = Budget(usd=CALL_COST, redis_url=redis_url(redis_port))
     llm = FakeLLM(budget=budget, **PRICED)
     first = asyncio.run(llm.achat_completions(USER))
@@ -139,3 +140,50 @@ def test_two_worker_processes_share_one_budget(
     usd, tokens = Budget(usd=1, per="day", redis_url=redis_url(redis_port)).spent("acme")
     assert usd == len(served) * per_call
     assert tokens == len(served) * (prompt + completion)
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (a hung Redis)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def test_an_unreachable_redis_refuses_calls_by_default(silent_port: int) -> None:
+    budget = Budget(usd=1, redis_url=f"redis://127.0.0.1:{silent_port}", redis_timeout=0.05)
+    llm = FakeLLM(budget=budget)
+    response = llm.chat_completions(USER)
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.BUDGET_UNAVAILABLE
+    assert "fail_open" in response.error.message
+    assert llm.call_count == 0
+
+
+def test_an_unreachable_redis_lets_calls_through_when_failing_open(silent_port: int) -> None:
+    url = f"redis://127.0.0.1:{silent_port}"
+    llm = FakeLLM(budget=Budget(usd=1, redis_url=url, redis_timeout=0.05, fail_open=True))
+    assert llm.chat_completions(USER).ok
+
+
+async def test_an_unreachable_redis_does_not_block_the_event_loop(silent_port: int) -> None:
+    url = f"redis://127.0.0.1:{silent_port}"
+    llm = FakeLLM(budget=Budget(usd=1, redis_url=url, redis_timeout=0.05))
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    response = await llm.achat_completions(USER)
+    ticker.cancel()
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.BUDGET_UNAVAILABLE
+    assert ticks > 1
