@@ -179,7 +179,7 @@ class Pricing:
 
     def cost(self, response: LLMResponse, model: str) -> float | None:
         """The cost of one attempt's `response` to a request for `model`."""
-        prices = self.prices(model)
+        prices = self._cache.get(model) if model in self._cache else self.prices(model)
         if prices is None and response.model and response.model != model:
             prices = self.prices(response.model)
         return None if prices is None else prices.cost(response.usage)
@@ -207,14 +207,12 @@ class Spend:
     def add(self, response: LLMResponse, cost: float | None) -> None:
         """Count one attempt's `response`, whose own cost is `cost`."""
         usage = response.usage
-        if not usage.is_known:
+        prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
+        if prompt is None and completion is None and total is None:  # usage unknown
             self.unknown = self.unknown or response.ok
             return
         self.billed = True
-        if usage.total_tokens is not None:
-            self.tokens += usage.total_tokens
-        else:
-            self.tokens += (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+        self.tokens += total if total is not None else (prompt or 0) + (completion or 0)
         if cost is None:
             self.unknown = True
         else:
