@@ -70,9 +70,7 @@ def test_the_price_map_is_litellms_bundled_file_read_without_importing_litellm()
         "import sys, llmport.cost as c; p = c.table_prices('gpt-4o'); "
         "print(p.input, p.output, 'litellm' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout.split()
+    out = run_fresh(code).split()
     path = _price_file()
     assert path is not None
     assert path.name == PRICE_FILE
@@ -246,3 +244,30 @@ def test_summed_calls_add_their_tokens_and_costs(calls: list[tuple[int, int, flo
     assert spend.tokens == sum(p + c for p, c, _ in calls)
     expected = sum(cost for _, _, cost in calls) if calls else None
     assert spend.cost == (pytest.approx(expected) if calls else None)
+
+
+def run_fresh(code: str) -> str:
+    """Run `code` in a fresh interpreter and return what it printed."""
+    return subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_the_price_map_is_read_on_first_use_not_at_import() -> None:
+    code = (
+        "import llmport, llmport.cost as c; from llmport.testing import FakeLLM; "
+        "before = c.table_loaded(); "
+        "FakeLLM().chat_completions([{'role': 'user', 'content': 'x'}]); "
+        "print(before, c.table_loaded())"
+    )
+    assert run_fresh(code) == "False True"
+
+
+def test_configured_prompt_and_completion_prices_never_read_the_map() -> None:
+    code = (
+        "import llmport.cost as c; from llmport.testing import FakeLLM; "
+        "llm = FakeLLM(input_cost_per_token=1e-6, output_cost_per_token=1e-6); "
+        "r = llm.chat_completions([{'role': 'user', 'content': 'x'}]); "
+        "print(r.cost is not None, c.table_loaded())"
+    )
+    assert run_fresh(code) == "True False"
