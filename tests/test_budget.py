@@ -286,3 +286,25 @@ def test_a_profile_budget_with_an_unknown_key_names_it(tmp_path: Path) -> None:
     path.write_text('[profiles.fast]\nprovider = "fake"\nbudget = { dollars = 5 }\n')
     with pytest.raises(ConfigurationError, match="dollars"):
         load_profiles(path)
+
+
+def test_a_group_stream_is_refused_and_charged_by_the_group_budget(clock: FakeClock) -> None:
+    budget = Budget(usd=CALL_COST, clock=clock)
+    member = FakeLLM(["a b"], **PRICED)
+    group = FallbackLLM([member], budget=budget)
+    with group.stream(USER) as stream:
+        assert stream.response.ok
+    assert budget.spent() == pytest.approx((CALL_COST, 15))
+    with group.stream(USER) as stream:
+        refused = stream.response
+    assert refused.error is not None
+    assert refused.error.kind is ErrorKind.BUDGET
+    assert member.call_count == 1
+
+
+async def test_a_group_async_stream_is_refused_by_the_group_budget(clock: FakeClock) -> None:
+    group = FallbackLLM([FakeLLM()], budget=Budget(usd=0, clock=clock))
+    async with group.astream(USER) as stream:
+        refused = await stream.get_response()
+    assert refused.error is not None
+    assert refused.error.kind is ErrorKind.BUDGET
