@@ -258,6 +258,9 @@ def test_a_period_contains_now_and_ends_on_the_next_calendar_boundary(now: float
     [
         ({}, "needs a limit"),
         ({"usd": -1}, "usd must be"),
+        ({"usd": "5"}, "usd must be"),
+        ({"tokens": float("nan")}, "tokens must be"),
+        ({"usd": 1, "redis_timeout": -1}, "redis_timeout must be"),
         ({"tokens": 10, "per": "week"}, "per must be"),
         ({"usd": 1, "key": ""}, "key must"),
     ],

@@ -155,8 +155,9 @@ class Budget:
         """Check the limits and pick the store (see the class docstring)."""
         if usd is None and tokens is None:
             raise ConfigurationError("Budget needs a limit: usd=..., tokens=... or both")
-        for name, value in (("usd", usd), ("tokens", tokens)):
-            if value is not None and (isinstance(value, bool) or not value >= 0):
+        for name, value in (("usd", usd), ("tokens", tokens), ("redis_timeout", redis_timeout)):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if value is not None and not (number and value >= 0):
                 raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
         if per is not None and per not in _PERIODS:
             raise ConfigurationError(f"Budget per must be one of {_PERIODS} or None, got {per!r}")
