@@ -311,3 +311,20 @@ async def test_a_group_async_stream_is_refused_by_the_group_budget(clock: FakeCl
         refused = await stream.get_response()
     assert refused.error is not None
     assert refused.error.kind is ErrorKind.BUDGET
+
+
+@given(
+    limit=st.floats(min_value=0, max_value=10),
+    costs=st.lists(st.floats(min_value=0, max_value=2), min_size=1, max_size=30),
+)
+def test_one_call_at_a_time_overshoots_by_at_most_one_call(
+    limit: float, costs: list[float]
+) -> None:
+    budget = Budget(usd=limit, clock=FakeClock())
+    metadata = {"tenant_id": "acme"}
+    for cost in costs:
+        if budget.check(metadata) is None:
+            budget.record(metadata, cost, 1)
+        else:
+            assert budget.spent("acme")[0] >= limit  # refused only once the limit is reached
+    assert budget.spent("acme")[0] <= limit + max(costs)
