@@ -87,6 +87,7 @@ def integration(session: nox.Session) -> None:
         "integration",
         "tests/integration/test_litellm_proxy.py",
         "tests/integration/test_router_redis.py",
+        "tests/integration/test_budget_redis.py",
         "tests/integration/test_confirmation_redis.py",
         *(session.posargs or ["-q"]),
     )

@@ -13,6 +13,10 @@ its own process. Pairs:
   call, vs the same provider holding the module it imported first. Goal: <= 1.02x
   (nothing measurable), printed as median (min-max) over the rounds; the lookup alone
   is also timed in a tight loop.
+- `OpenAICompatible` priced by config with an in-process `Budget` vs the same provider
+  with pricing stubbed out and no budget: what computing the cost and checking and
+  charging the budget add. Goal: <= 1.05x in CPU per call, printed as median (min-max)
+  over the rounds.
 
 Wall time is the median of single calls; CPU time (`time.process_time`, all threads of
 this process) is the batch total divided by the calls, which excludes the gateway.
@@ -127,8 +131,18 @@ def measure(
     litellm = import_litellm()
     import httpx
 
-    from llmport import LiteLLM, LLMResponse, RetryPolicy
+    from llmport import Budget, LiteLLM, LLMResponse, RetryPolicy
+    from llmport.cost import Pricing
     from llmport.providers.openai_compatible import OpenAICompatible
+
+    class NoPricing(Pricing):
+        """Prices nothing: the baseline without cost computation."""
+
+        def prices(self, model: str) -> None:
+            return None
+
+        def cost(self, response: LLMResponse, model: str) -> None:
+            return None
 
     never = RetryPolicy.never()
     wrapped = LiteLLM(chat_model="openai/fixed", api_base=base_url, api_key=API_KEY, retry=never)
@@ -154,6 +168,18 @@ def measure(
     if wrapped.completion_kwargs(wrapped.build_request(MESSAGES)) != raw_kwargs:
         raise RuntimeError("the LiteLLM provider would not pass the same arguments")
     fast = OpenAICompatible(chat_model="fixed", base_url=base_url, api_key=None, retry=never)
+    priced = OpenAICompatible(
+        chat_model="fixed",
+        base_url=base_url,
+        api_key=None,
+        retry=never,
+        input_cost_per_token=1e-6,
+        output_cost_per_token=2e-6,
+        budget=Budget(usd=1e9, per="day"),
+    )
+    unpriced = OpenAICompatible(chat_model="fixed", base_url=base_url, api_key=None, retry=never)
+    unpriced._pricing = NoPricing(unpriced.config)
+    tenant = {"tenant_id": "bench"}
     # The same settings OpenAICompatible gives its own pooled clients.
     url = f"{base_url}/chat/completions"
     headers = {"content-type": "application/json", "accept": "application/json"}
@@ -202,6 +228,10 @@ def measure(
             "OpenAICompatible (sync)": lambda: ok(fast.chat_completions(MESSAGES)),
             "httpx.Client.post + json.loads": raw_httpx,
         },
+        {
+            PRICED: lambda: ok(priced.chat_completions(MESSAGES, metadata=tenant)),
+            UNPRICED: lambda: ok(unpriced.chat_completions(MESSAGES, metadata=tenant)),
+        },
     ]
     async_groups: list[dict[str, Callable[[], Awaitable[None]]]] = [
         {"LiteLLM provider (async)": wrapped_async, "litellm.acompletion": raw_litellm_async},
@@ -225,10 +255,16 @@ def measure(
         client.close()
         loop.run_until_complete(session.close())
         loop.run_until_complete(fast.aclose())
+        for llm in (priced, unpriced):
+            llm.close()
+    if priced.chat_completions(MESSAGES).cost is None:
+        raise RuntimeError("the priced provider computed no cost")
     return results
 
 
 PINNED = "LiteLLM provider, module pinned (sync)"
+PRICED = "OpenAICompatible, cost + in-process budget (sync)"
+UNPRICED = "OpenAICompatible, no pricing, no budget (sync)"
 
 
 def lookup_cost_ns(rounds: int, calls: int = 200_000) -> list[float]:
@@ -287,18 +323,27 @@ def report(results: dict[str, list[Batch]], lookup_ns: list[float]) -> None:
         [[f"{a} / {b}", f"{w:.3f}x", f"{c:.3f}x"] for (a, b), (w, c) in measured.items()],
     )
     lookup = "LiteLLM provider (sync)"
-    wall = round_ratios([x.wall_s for x in results[lookup]], [x.wall_s for x in results[PINNED]])
+    lookup_wall = round_ratios(
+        [x.wall_s for x in results[lookup]], [x.wall_s for x in results[PINNED]]
+    )
     cpu = round_ratios([x.cpu_s for x in results[lookup]], [x.cpu_s for x in results[PINNED]])
     print("\nlitellm looked up in sys.modules at each call vs the module pinned once")
     print("(per-round ratios, median (min-max); 1.000x means no difference)")
-    print(f"  wall {median(wall):.3f}x ({min(wall):.3f}-{max(wall):.3f})")
+    print(f"  wall {median(lookup_wall):.3f}x ({min(lookup_wall):.3f}-{max(lookup_wall):.3f})")
     print(f"  cpu  {median(cpu):.3f}x ({min(cpu):.3f}-{max(cpu):.3f})")
     call_ns = median([x.wall_s for x in results[lookup]]) * 1e9
     print(
         f"  the lookup alone: {median(lookup_ns):.0f} ns ({min(lookup_ns):.0f}-"
         f"{max(lookup_ns):.0f}) per call, {median(lookup_ns) / call_ns:.1e} of a call\n"
     )
-    goal("litellm_per_call_lookup", median(wall), 1.02, at_most=True)
+    wall = round_ratios([x.wall_s for x in results[PRICED]], [x.wall_s for x in results[UNPRICED]])
+    cpu = round_ratios([x.cpu_s for x in results[PRICED]], [x.cpu_s for x in results[UNPRICED]])
+    print("OpenAICompatible with cost + an in-process budget vs without (same provider)")
+    print("(per-round ratios, median (min-max); 1.000x means no difference)")
+    print(f"  wall {median(wall):.3f}x ({min(wall):.3f}-{max(wall):.3f})")
+    print(f"  cpu  {median(cpu):.3f}x ({min(cpu):.3f}-{max(cpu):.3f})\n")
+    goal("cost_and_budget_cpu_overhead", median(cpu), 1.05, at_most=True)
+    goal("litellm_per_call_lookup", median(lookup_wall), 1.02, at_most=True)
     goal("litellm_provider_sync_overhead", measured[pairs[0]][0], 1.05, at_most=True)
     goal("litellm_provider_async_overhead", measured[pairs[1]][0], 1.05, at_most=True)
     goal("openai_compatible_vs_raw_httpx", measured[pairs[2]][0], 1.5, at_most=True)

@@ -10,10 +10,13 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from llmport.base import BaseLLM, ChatRequest
+from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, RetryPolicy
 from llmport.errors import (
     AuthenticationError,
     BadResponseError,
+    BudgetExceededError,
+    BudgetUnavailableError,
     ConfigurationError,
     ContentFilterError,
     ContextLengthError,
@@ -81,6 +84,9 @@ __all__ = [
     "BadResponseError",
     "BaseLLM",
     "BaseLLMConfig",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetUnavailableError",
     "CallOptions",
     "ChatRequest",
     "ConfigurationError",

@@ -1,7 +1,8 @@
 """The structured log lines of the request path, one shape of `extra` fields for all.
 
 Every record carries `provider`, `provider_id`, `model`, `attempt`, `latency_ms`,
-`error_kind` and the call's `metadata`; call records add `status` and token counts.
+`error_kind` and the call's `metadata`; call records add `status`, token counts and
+`cost_usd` (None when unknown).
 """
 
 from __future__ import annotations
@@ -51,4 +52,5 @@ def log_call(
     extra["status"] = response.status.value
     extra["prompt_tokens"] = response.usage.prompt_tokens
     extra["completion_tokens"] = response.usage.completion_tokens
+    extra["cost_usd"] = response.cost
     logger.log(level, "llm call %s", response.status.value, extra=extra)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from llmport._deadline import start_deadline
+from llmport.cost import spend_of
 from llmport.response_stream import AsyncResponseStream, ResponseStream
 from llmport.streaming import FinishEvent, StreamEvent
 
@@ -42,8 +43,10 @@ class FallbackStream(ResponseStream):
         group, started = self._group, time.monotonic()
         group._announce(self._request)
         self._request = request = start_deadline(self._request, started)
-        answers: list[LLMResponse] = []
-        for member in group.members:
+        budget = group.budget
+        refused = budget.refuse(request, group.provider_name) if budget else None
+        answers: list[LLMResponse] = [] if refused is None else [refused]
+        for member in group.members if refused is None else ():
             with self._open(member, request) as stream:
                 events = iter(stream)
                 first = next(events)
@@ -60,6 +63,8 @@ class FallbackStream(ResponseStream):
                         yield event
             break
         self._response = group._end(self._request, answers, started)
+        if budget is not None and refused is None:
+            budget.charge(self._request, spend_of(answers))
         yield FinishEvent(self._response)
 
 
@@ -80,8 +85,10 @@ class AsyncFallbackStream(AsyncResponseStream):
         group, started = self._group, time.monotonic()
         group._announce(self._request)
         self._request = request = start_deadline(self._request, started)
-        answers: list[LLMResponse] = []
-        for member in group.members:
+        budget = group.budget
+        refused = await budget.arefuse(request, group.provider_name) if budget else None
+        answers: list[LLMResponse] = [] if refused is None else [refused]
+        for member in group.members if refused is None else ():
             async with self._open(member, request) as stream:
                 events = aiter(stream)
                 first = await anext(events)
@@ -98,4 +105,6 @@ class AsyncFallbackStream(AsyncResponseStream):
                         yield event
             break
         self._response = group._end(self._request, answers, started)
+        if budget is not None and refused is None:
+            await budget.acharge(self._request, spend_of(answers))
         yield FinishEvent(self._response)

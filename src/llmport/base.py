@@ -30,7 +30,9 @@ from llmport._validation import (
     check_tools,
     positive_number,
 )
+from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, header_secrets
+from llmport.cost import Pricing, Spend
 from llmport.errors import ConfigurationError, classify
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.options import CallOptions, check_call_options
@@ -72,11 +74,13 @@ class BaseLLM(ProviderHooks):
         config: BaseLLMConfig | None = None,
         *,
         hooks: Sequence[LLMHooks] = (),
+        budget: Budget | Mapping[str, Any] | None = None,
         **settings: Any,
     ) -> None:
         """Build from an explicit config, or from `settings` plus the environment.
 
-        `hooks` observe this instance's calls (see `llmport.hooks`).
+        `hooks` observe this instance's calls (see `llmport.hooks`); `budget` caps what
+        each tenant spends through it (see `llmport.budget`).
 
         Raises:
             ConfigurationError: a setting is invalid or a required one is missing.
@@ -94,6 +98,8 @@ class BaseLLM(ProviderHooks):
             config.check_required()
         self.config = config
         self.hooks: tuple[LLMHooks, ...] = tuple(hooks)
+        self.budget = None if budget is None else Budget.from_setting(budget)
+        self._pricing = Pricing(config)
         self._secrets = config.secret_values()
         for secret in self._secrets:
             register_secret(secret)
@@ -189,30 +195,48 @@ class BaseLLM(ProviderHooks):
 
     def _run(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
         """The retry loop around `_complete`; returns the finished response."""
+        self._pricing.prices(request.model)  # the first call reads the price map, untimed
         started = time.monotonic()
         request = start_deadline(request, started)
+        refused = self.budget.refuse(request, self.provider_name) if self.budget else None
+        if refused is not None:
+            return self._finish(refused, request, 0, started, hooks)
+        spend = Spend()
         attempt = 0
         while True:
             attempt += 1
             response = self._attempt(request, attempt)
+            spend.add(response, self._pricing.cost(response, request.model))
             delay = self._retry_delay(response, attempt, started, request.deadline)
             if delay is None:
-                return self._finish(response, request, attempt, started, hooks)
+                response = self._finish(response, request, attempt, started, hooks, spend)
+                if self.budget is not None:
+                    self.budget.charge(request, spend)
+                return response
             if hooks:
                 emit(hooks, "on_retry", self, request, response, attempt, delay)
             self._sleep(delay)
 
     async def _arun(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
         """Async twin of `_run`."""
+        await self._pricing.aload()
         started = time.monotonic()
         request = start_deadline(request, started)
+        refused = await self.budget.arefuse(request, self.provider_name) if self.budget else None
+        if refused is not None:
+            return self._finish(refused, request, 0, started, hooks)
+        spend = Spend()
         attempt = 0
         while True:
             attempt += 1
             response = await self._aattempt(request, attempt)
+            spend.add(response, self._pricing.cost(response, request.model))
             delay = self._retry_delay(response, attempt, started, request.deadline)
             if delay is None:
-                return self._finish(response, request, attempt, started, hooks)
+                response = self._finish(response, request, attempt, started, hooks, spend)
+                if self.budget is not None:
+                    await self.budget.acharge(request, spend)
+                return response
             if hooks:
                 emit(hooks, "on_retry", self, request, response, attempt, delay)
             await self._asleep(delay)
@@ -377,9 +401,11 @@ class BaseLLM(ProviderHooks):
         attempt: int,
         started: float,
         hooks: tuple[LLMHooks, ...] = (),
+        spend: Spend | None = None,
     ) -> LLMResponse:
         latency_ms = (time.monotonic() - started) * 1000
-        response = replace(response, latency_ms=latency_ms, attempts=attempt)
+        cost = response.cost if spend is None else spend.cost
+        response = replace(response, latency_ms=latency_ms, attempts=attempt, cost=cost)
         if request.output_type is not None:
             response = validate_output(response, request.output_type)
         log_call(self.provider_name, response, request, attempt, latency_ms)

@@ -92,6 +92,9 @@ class BaseLLMConfig(BaseSettings):
     `timeout` bounds connecting and each wait for data, not the call. `total_timeout`
     (None: no bound) bounds the whole call, every attempt, backoff wait and the attempt
     in flight included; reaching it ends the call with kind `timeout`.
+
+    `input_cost_per_token`, `output_cost_per_token` and `cached_input_cost_per_token`
+    (USD) price the model when the bundled price map lacks it or is wrong for it.
     """
 
     model_config = SettingsConfigDict(
@@ -114,6 +117,10 @@ class BaseLLMConfig(BaseSettings):
     extra_params: dict[str, Any] = Field(default_factory=dict)
     extra_headers: dict[str, str] = Field(default_factory=dict, repr=False)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    #: USD per token; each overrides the bundled price map (see `llmport.cost`).
+    input_cost_per_token: float | None = Field(default=None, ge=0)
+    output_cost_per_token: float | None = Field(default=None, ge=0)
+    cached_input_cost_per_token: float | None = Field(default=None, ge=0)
 
     #: Fields that must be non-empty for the provider to work.
     required_fields: ClassVar[tuple[str, ...]] = ("chat_model",)

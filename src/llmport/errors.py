@@ -14,7 +14,9 @@
         ├── ServerError                 server
         ├── BadResponseError            bad_response
         ├── LLMTimeoutError             timeout
-        └── LLMConnectionError          connection
+        ├── LLMConnectionError          connection
+        ├── BudgetExceededError         budget (refused before any I/O)
+        └── BudgetUnavailableError      budget_unavailable
 
 Provider failures never raise from `chat_completions`: `classify()` turns any
 exception (litellm's, httpx's, aiohttp's, the standard library's) into an
@@ -34,6 +36,8 @@ from llmport.response import LLMError
 __all__ = [
     "AuthenticationError",
     "BadResponseError",
+    "BudgetExceededError",
+    "BudgetUnavailableError",
     "ConfigurationError",
     "ContentFilterError",
     "ContextLengthError",
@@ -69,6 +73,8 @@ class ErrorKind(str, enum.Enum):
     BAD_RESPONSE = "bad_response"
     TIMEOUT = "timeout"
     CONNECTION = "connection"
+    BUDGET = "budget"
+    BUDGET_UNAVAILABLE = "budget_unavailable"
 
     @property
     def retryable(self) -> bool:
@@ -186,6 +192,18 @@ class LLMConnectionError(ProviderError):
     kind = ErrorKind.CONNECTION
 
 
+class BudgetExceededError(ProviderError):
+    """The tenant has reached its `Budget` for the period; nothing was sent."""
+
+    kind = ErrorKind.BUDGET
+
+
+class BudgetUnavailableError(ProviderError):
+    """The budget's store (Redis) could not be reached and the budget fails closed."""
+
+    kind = ErrorKind.BUDGET_UNAVAILABLE
+
+
 _EXCEPTION_BY_KIND: dict[ErrorKind, type[ProviderError]] = {
     cls.kind: cls
     for cls in (
@@ -201,6 +219,8 @@ _EXCEPTION_BY_KIND: dict[ErrorKind, type[ProviderError]] = {
         BadResponseError,
         LLMTimeoutError,
         LLMConnectionError,
+        BudgetExceededError,
+        BudgetUnavailableError,
     )
 }
 

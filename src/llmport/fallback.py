@@ -9,8 +9,10 @@ A group is itself a `BaseLLM`: tools, stop, response_format and the call options
 (metadata included) reach every member unchanged, and each member builds its own request
 from its own config. The answer is the member's response, so `response.provider`
 and `response.model` say which member answered; `attempts` counts every attempt
-across the members tried and `latency_ms` covers the whole group call. Streaming
-falls back too, as long as the failing member has not sent its first event.
+across the members tried, `cost` sums their costs and `latency_ms` covers the
+whole group call. Streaming falls back too, as long as the failing member has not
+sent its first event. A budget refusal (kind `budget`) never falls back: the next
+member would spend the same tenant's money.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from typing_extensions import Unpack
 
 from llmport._deadline import start_deadline
 from llmport.base import BaseLLM, ChatRequest
+from llmport.budget import Budget
 from llmport.config import BaseLLMConfig
+from llmport.cost import spend_of
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.hooks import LLMHooks, emit
 from llmport.options import CallOptions
@@ -79,6 +83,7 @@ class FallbackLLM(BaseLLM):
             default `DEFAULT_FALLBACK_ON`.
         hooks: observe the group call (once per call, with the answering member's
             response). Global hooks (`add_hooks`) see each member's call instead.
+        budget: caps each tenant's spend through the group (members may have their own).
 
     Raises:
         ConfigurationError: no members, a member that is not a `BaseLLM`, or an unknown kind.
@@ -94,6 +99,7 @@ class FallbackLLM(BaseLLM):
         *,
         fallback_on: Iterable[ErrorKind | str] | None = None,
         hooks: Sequence[LLMHooks] = (),
+        budget: Budget | Mapping[str, Any] | None = None,
         config: FallbackLLMConfig | None = None,
         **settings: Any,
     ) -> None:
@@ -105,7 +111,7 @@ class FallbackLLM(BaseLLM):
                 raise ConfigurationError(
                     f"FallbackLLM members[{index}] must be a BaseLLM, got {type(member).__name__}"
                 )
-        super().__init__(config, hooks=hooks, **settings)
+        super().__init__(config, hooks=hooks, budget=budget, **settings)
         self.members: tuple[BaseLLM, ...] = tuple(members)
         self.fallback_on: frozenset[ErrorKind] = (
             DEFAULT_FALLBACK_ON if fallback_on is None else error_kinds(fallback_on)
@@ -134,6 +140,9 @@ class FallbackLLM(BaseLLM):
             ValueError: `messages`, `tools` or an option is malformed (before any I/O).
         """
         request, started = self._begin(messages, tools, stop, response_format, options)
+        refused = self.budget.refuse(request, self.provider_name) if self.budget else None
+        if refused is not None:
+            return self._end(request, [refused], started)
         answers: list[LLMResponse] = []
         for member in self.members:
             answers.append(
@@ -143,7 +152,10 @@ class FallbackLLM(BaseLLM):
             )
             if not self._moves_on(member, answers, request):
                 break
-        return self._end(request, answers, started)
+        response = self._end(request, answers, started)
+        if self.budget is not None:
+            self.budget.charge(request, spend_of(answers))
+        return response
 
     async def achat_completions(
         self,
@@ -155,6 +167,9 @@ class FallbackLLM(BaseLLM):
     ) -> LLMResponse[OutputT]:
         """Async twin of `chat_completions`, with the same arguments and contract."""
         request, started = self._begin(messages, tools, stop, response_format, options)
+        refused = await self.budget.arefuse(request, self.provider_name) if self.budget else None
+        if refused is not None:
+            return self._end(request, [refused], started)
         answers: list[LLMResponse] = []
         for member in self.members:
             answers.append(
@@ -164,7 +179,10 @@ class FallbackLLM(BaseLLM):
             )
             if not self._moves_on(member, answers, request):
                 break
-        return self._end(request, answers, started)
+        response = self._end(request, answers, started)
+        if self.budget is not None:
+            await self.budget.acharge(request, spend_of(answers))
+        return response
 
     def stream(
         self,
@@ -254,7 +272,7 @@ class FallbackLLM(BaseLLM):
     def _moves_on(self, member: BaseLLM, answers: list[LLMResponse], request: ChatRequest) -> bool:
         """Whether the last answer hands the call to the next member (and logs it)."""
         error = answers[-1].error
-        if error is None or error.kind not in self.fallback_on:
+        if error is None or error.kind not in self.fallback_on or error.kind is ErrorKind.BUDGET:
             return False
         if len(answers) == len(self.members):
             return False
@@ -280,6 +298,7 @@ class FallbackLLM(BaseLLM):
             answers[-1],
             attempts=sum(answer.attempts for answer in answers),
             latency_ms=(time.monotonic() - started) * 1000,
+            cost=spend_of(answers).cost,
         )
         if self.hooks:
             emit(self.hooks, "on_response" if response.ok else "on_error", self, request, response)

@@ -11,6 +11,7 @@
     [profiles.quality]               # a group: members tried in order (FallbackLLM)
     members = ["strong-a", "strong-b", "fast"]
     fallback_on = ["rate_limit", "server", "timeout", "connection"]   # optional
+    budget = { usd = 5.0, per = "day" }   # optional, on any profile: a llmport.Budget
 
 The file is `LLMPORT_CONFIG`, or the one passed to `load_profiles()`. A profile's
 values are explicit arguments: they beat the provider's environment variables, which
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pydantic import ValidationError
 
 from llmport._toml_lines import key_lines
+from llmport.budget import Budget
 from llmport.errors import ConfigurationError, ErrorKind
 
 if sys.version_info >= (3, 11):
@@ -47,7 +49,9 @@ __all__ = ["CONFIG_ENV", "Profile", "Profiles", "active_profiles", "load_profile
 #: The environment variable holding the path of the profiles file.
 CONFIG_ENV = "LLMPORT_CONFIG"
 
-_PROFILE_KEYS = frozenset({"provider", "api_key_env", "members", "fallback_on", "description"})
+_PROFILE_KEYS = frozenset(
+    {"provider", "api_key_env", "members", "fallback_on", "description", "budget"}
+)
 _TOP_LEVEL_KEYS = frozenset({"default", "profiles"})
 
 
@@ -61,6 +65,8 @@ class Profile:
     api_key_env: str | None = None
     members: tuple[str, ...] = ()
     fallback_on: frozenset[ErrorKind] | None = None
+    #: One Budget per profile, built when the file is read, so every build shares it.
+    budget: Budget | None = None
 
     @property
     def is_group(self) -> bool:
@@ -114,19 +120,21 @@ class Profiles(Mapping[str, Profile]):
     ) -> BaseLLM:
         """Build `profile`, reusing what `built` already holds for shared members."""
         from llmport.fallback import FallbackLLM
-        from llmport.registry import build_provider, cached
+        from llmport.registry import cached
 
         if profile.name in built:
             return built[profile.name]
         if profile.is_group:
             members = [self._resolve(self._profiles[m], {}, built) for m in profile.members]
-            kinds = profile.fallback_on
-            key = (FallbackLLM, tuple(id(m) for m in members), kinds)
-            llm: BaseLLM = cached(key, lambda: FallbackLLM(members, fallback_on=kinds))
+            kinds, budget = profile.fallback_on, profile.budget
+            key = (FallbackLLM, tuple(id(m) for m in members), kinds, id(budget))
+            llm: BaseLLM = cached(
+                key, lambda: FallbackLLM(members, fallback_on=kinds, budget=budget)
+            )
         else:
             values = self._values(profile, settings)
             try:
-                llm = build_provider(str(profile.provider), values)
+                llm = _build_provider(profile, values, one_off=bool(settings))
             except ConfigurationError as exc:
                 raise ConfigurationError(f"{self.path}: profile {profile.name!r}: {exc}") from None
         if not settings:
@@ -143,6 +151,20 @@ class Profiles(Mapping[str, Profile]):
                     f"{profile.api_key_env}, which is not set"
                 )
         return values
+
+
+def _build_provider(profile: Profile, values: dict[str, Any], *, one_off: bool) -> BaseLLM:
+    """The provider of `profile`; with a budget, one instance per profile shares it."""
+    from llmport.registry import build_provider, cached
+
+    provider = str(profile.provider)
+    if profile.budget is None:
+        return build_provider(provider, values)
+    with_budget = {**values, "budget": profile.budget}
+    if one_off:
+        return build_provider(provider, with_budget)
+    key = ("budget", provider, profile.name, id(profile.budget))
+    return cached(key, lambda: build_provider(provider, with_budget))
 
 
 def load_profiles(path: str | os.PathLike[str] | None = None) -> Profiles:
@@ -296,7 +318,7 @@ class _Checker:
             if key in table:
                 self.fail("only a group (with 'members') takes this key", name, key)
         self.check_settings(name, provider, settings)
-        return Profile(name, provider, settings, api_key_env)
+        return Profile(name, provider, settings, api_key_env, budget=self.budget(name, table))
 
     def group(self, name: str, table: dict[str, Any]) -> Profile:
         members = table["members"]
@@ -305,8 +327,10 @@ class _Checker:
         if not all(isinstance(m, str) for m in members):
             self.fail("must be a list of profile names (strings)", name, "members")
         for key in table:
-            if key not in ("members", "fallback_on", "description"):
-                self.fail("a group takes only members, fallback_on and description", name, key)
+            if key not in ("members", "fallback_on", "description", "budget"):
+                self.fail(
+                    "a group takes only members, fallback_on, budget and description", name, key
+                )
         fallback_on = None
         if "fallback_on" in table:
             from llmport.fallback import error_kinds
@@ -318,7 +342,18 @@ class _Checker:
                 fallback_on = error_kinds(kinds)
             except ConfigurationError as exc:
                 self.fail(str(exc), name, "fallback_on")
-        return Profile(name, members=tuple(members), fallback_on=fallback_on)
+        budget = self.budget(name, table)
+        return Profile(name, members=tuple(members), fallback_on=fallback_on, budget=budget)
+
+    def budget(self, name: str, table: dict[str, Any]) -> Budget | None:
+        if "budget" not in table:
+            return None
+        if not isinstance(table["budget"], dict):
+            self.fail('must be a table such as { usd = 5.0, per = "day" }', name, "budget")
+        try:
+            return Budget.from_setting(table["budget"])
+        except (ConfigurationError, TypeError) as exc:
+            self.fail(str(exc), name, "budget")
 
     def check_settings(self, name: str, provider: str, settings: dict[str, Any]) -> None:
         from llmport.registry import _resolve

@@ -122,8 +122,9 @@ class LLMResponse(Generic[ParsedT]):
     model refused). `reasoning` holds reasoning text kept apart from `content`. `parsed`
     is the validated instance when the call passed `response_format=SomeModel` (typed
     as that model: `chat_completions(..., response_format=City)` gives
-    `LLMResponse[City]`). `raw` holds the provider payload for debugging and is left
-    out of the repr.
+    `LLMResponse[City]`). `cost` is the call's USD cost over every billed attempt, None
+    when the price or the usage is unknown (see `llmport.cost`). `raw` holds the provider
+    payload for debugging and is left out of the repr.
 
     `error` is set exactly when the status is ERROR, so `if response.error:` both tests
     for failure and narrows `error` for a type checker; `if response.status:` (truthy
@@ -149,6 +150,7 @@ class LLMResponse(Generic[ParsedT]):
     parsed: ParsedT | None = None
     latency_ms: float = 0.0
     attempts: int = 1
+    cost: float | None = None
     raw: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

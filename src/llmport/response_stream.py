@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmport._deadline import aiterate_before, iterate_before, start_deadline
 from llmport._redact import StreamRedactor
+from llmport.cost import Spend
 from llmport.errors import ErrorKind
 from llmport.hooks import LLMHooks, emit
 from llmport.response import LLMError, LLMResponse
@@ -109,13 +110,24 @@ class _StreamBase:
             extra={"provider": self._llm.provider_name, "model": self._request.model},
         )
 
-    def _finish(self, acc: StreamAccumulator, attempt: int) -> LLMResponse:
+    def _refused(self, refused: LLMResponse) -> LLMResponse:
+        """End a stream that the budget stopped before it was sent."""
+        response = self._llm._finish(refused, self._request, 0, self._started, self._hooks)
+        self._response = response
+        return response
+
+    def _price(self, spend: Spend, acc: StreamAccumulator) -> None:
+        response = acc.response()
+        spend.add(response, self._llm._pricing.cost(response, self._request.model))
+
+    def _finish(self, acc: StreamAccumulator, attempt: int, spend: Spend) -> LLMResponse:
         response = self._llm._finish(
             self._llm._redact(acc.response(), self._request),
             self._request,
             attempt,
             self._started,
             self._hooks,
+            spend,
         )
         self._response = response
         return response
@@ -183,7 +195,13 @@ class ResponseStream(_StreamBase):
     def _run(self) -> Iterator[StreamEvent]:
         llm = self._llm
         llm.prepare()
+        llm._pricing.prices(self._request.model)  # the first call reads the price map
         self._begin()
+        refused = llm.budget.refuse(self._request, llm.provider_name) if llm.budget else None
+        if refused is not None:
+            yield FinishEvent(self._refused(refused))
+            return
+        spend = Spend()
         attempt = 0
         while True:
             attempt += 1
@@ -212,13 +230,17 @@ class ResponseStream(_StreamBase):
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     close()
+            self._price(spend, acc)
             delay = self._retry_delay(acc, emitted, attempt)
             if delay is None:
                 break
             llm._sleep(delay)
         for event in redactor.flush():
             yield event
-        yield FinishEvent(self._finish(acc, attempt))
+        response = self._finish(acc, attempt, spend)
+        if llm.budget is not None:
+            llm.budget.charge(self._request, spend)
+        yield FinishEvent(response)
 
     def _chunks(self) -> Iterator[Any]:
         request = self._request
@@ -284,7 +306,13 @@ class AsyncResponseStream(_StreamBase):
     async def _run(self) -> AsyncIterator[StreamEvent]:
         llm = self._llm
         await llm.aprepare()
+        await llm._pricing.aload()
         self._begin()
+        refused = await llm.budget.arefuse(self._request, llm.provider_name) if llm.budget else None
+        if refused is not None:
+            yield FinishEvent(self._refused(refused))
+            return
+        spend = Spend()
         attempt = 0
         while True:
             attempt += 1
@@ -316,10 +344,14 @@ class AsyncResponseStream(_StreamBase):
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     await aclose()
+            self._price(spend, acc)
             delay = self._retry_delay(acc, emitted, attempt)
             if delay is None:
                 break
             await llm._asleep(delay)
         for event in redactor.flush():
             yield event
-        yield FinishEvent(self._finish(acc, attempt))
+        response = self._finish(acc, attempt, spend)
+        if llm.budget is not None:
+            await llm.budget.acharge(self._request, spend)
+        yield FinishEvent(response)

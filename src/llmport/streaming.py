@@ -63,7 +63,7 @@ class ToolCallDelta:
 
 @dataclass(frozen=True, slots=True)
 class UsageEvent:
-    """Token usage, usually sent in the last chunk."""
+    """Token usage, usually sent in the last chunk; the cost is on the final response."""
 
     usage: Usage
 

@@ -44,9 +44,8 @@ def test_calls_latency_and_tokens_are_exported(registry: CollectorRegistry) -> N
     assert samples["llmport_requests_total", ok | labels(error_kind="")] == 2
     assert samples["llmport_request_latency_seconds_count", ok] == 2
     assert samples["llmport_request_latency_seconds_bucket", ok | labels(le="+Inf")] == 2
-    tokens = labels(provider_id="fake", model="fake-model")
-    assert samples["llmport_tokens_total", tokens | labels(direction="prompt")] == 20
-    assert samples["llmport_tokens_total", tokens | labels(direction="completion")] == 10
+    assert samples["llmport_tokens_total", ok | labels(kind="prompt")] == 20
+    assert samples["llmport_tokens_total", ok | labels(kind="completion")] == 10
 
 
 def test_errors_and_retries_are_labelled_by_kind(registry: CollectorRegistry) -> None:

@@ -18,7 +18,8 @@ def call_fields(llm: BaseLLM, request: ChatRequest, response: LLMResponse) -> di
     """The structured fields that describe a finished call (for logs and exporters).
 
     `model` is the requested model (stable, low cardinality); `response_model` is the
-    one the provider reported. Token counts are None when the provider sent none.
+    one the provider reported. Token counts are None when the provider sent none;
+    `cost_usd` is None when the call's cost is unknown.
     """
     error = response.error
     return {
@@ -33,6 +34,8 @@ def call_fields(llm: BaseLLM, request: ChatRequest, response: LLMResponse) -> di
         "prompt_tokens": response.usage.prompt_tokens,
         "completion_tokens": response.usage.completion_tokens,
         "total_tokens": response.usage.total_tokens,
+        "cached_tokens": response.usage.cached_tokens,
+        "cost_usd": response.cost,
         "metadata": request.metadata,
     }
 
@@ -43,8 +46,8 @@ class LoggingHooks(LLMHooks):
     Calls log at `level` (INFO) when they succeed and `error_level` (WARNING) when they
     fail; retries log at `level`. Fields: provider_id, model, response_model, status,
     error_kind, status_code, attempts, latency_ms, prompt_tokens, completion_tokens,
-    total_tokens, metadata (see `call_fields`); retries log attempt and delay_s instead
-    of attempts and latency_ms.
+    total_tokens, cached_tokens, cost_usd, metadata (see `call_fields`); retries log
+    attempt and delay_s instead of attempts and latency_ms.
     Messages and answers are never logged.
 
     Args:

@@ -6,11 +6,12 @@ application configures the SDK and exporter).
 The span is named `chat {model}` and carries `gen_ai.operation.name`,
 `gen_ai.provider.name`, `gen_ai.request.*` (model, temperature, top_p, max_tokens,
 seed, stop_sequences, stream), `gen_ai.response.*` (id, model, finish_reasons),
-`gen_ai.usage.*` tokens, `server.address` / `server.port` when known, `error.type`
-(the error kind) on failure, one `llmport.retry` event per retry, and the call's
-metadata as `llmport.metadata.<key>`. Prompts and answers are recorded
-(`gen_ai.input.messages`, `gen_ai.output.messages`, as JSON) only when
-`capture_content=True` or `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
+`gen_ai.usage.*` tokens, the USD cost as `llmport.cost_usd` when known,
+`server.address` / `server.port` when known, `error.type` (the error kind) on
+failure, one `llmport.retry` event per retry, and the call's metadata as
+`llmport.metadata.<key>`. Prompts and answers are recorded (`gen_ai.input.messages`,
+`gen_ai.output.messages`, as JSON) only when `capture_content=True` or
+`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class OpenTelemetryHooks(LLMHooks):
             "gen_ai.usage.cache_read.input_tokens": response.usage.cached_tokens,
             "gen_ai.usage.reasoning.output_tokens": response.usage.reasoning_tokens,
             "llmport.attempts": response.attempts,
+            "llmport.cost_usd": response.cost,
         }
         if self.capture_content:
             attributes["gen_ai.output.messages"] = json.dumps(

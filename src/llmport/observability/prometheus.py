@@ -4,18 +4,24 @@ Needs the optional extra: `pip install 'llmport[prometheus]'`.
 
     llmport_requests_total{provider_id, model, status, error_kind}   calls, once each
     llmport_request_latency_seconds{provider_id, model, status}      whole calls, with retries
-    llmport_tokens_total{provider_id, model, direction}              prompt | completion
+    llmport_tokens_total{provider_id, model, status, kind}           prompt | completion | cached
+    llmport_cost_usd_total{provider_id, model, status}               USD, calls with a known cost
     llmport_retries_total{provider_id, model, error_kind}            failed attempts retried
 
 `status` is `success` or `error`; `error_kind` is the error kind ("" on success).
-`model` is the requested model, which keeps the label set small.
+`model` is the requested model, which keeps the label set small. Cached tokens are
+a subset of prompt tokens. `metadata_labels=("tenant_id",)` adds those metadata keys
+as labels of the requests, tokens and cost counters; each label keeps at most
+`max_label_values` distinct values and counts the rest as "other", so a label stays
+bounded whatever the callers send.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from llmport.hooks import LLMHooks
 
@@ -38,12 +44,12 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 
 
 
 class _Metrics:
-    def __init__(self, registry: CollectorRegistry, namespace: str) -> None:
+    def __init__(self, registry: CollectorRegistry, namespace: str, extra: tuple[str, ...]) -> None:
         call = ("provider_id", "model", "status")
         self.requests = Counter(
             "requests",
             "LLM calls, by final outcome.",
-            (*call, "error_kind"),
+            (*call, "error_kind", *extra),
             namespace=namespace,
             registry=registry,
         )
@@ -57,11 +63,19 @@ class _Metrics:
         )
         self.tokens = Counter(
             "tokens",
-            "Tokens reported by providers.",
-            ("provider_id", "model", "direction"),
+            "Tokens reported by providers, by kind (cached is a subset of prompt).",
+            (*call, "kind", *extra),
             namespace=namespace,
             registry=registry,
         )
+        self.cost = Counter(
+            "cost_usd",
+            "USD spent on LLM calls whose cost is known.",
+            (*call, *extra),
+            namespace=namespace,
+            registry=registry,
+        )
+        self.extra = extra
         self.retries = Counter(
             "retries",
             "Failed attempts that were retried.",
@@ -78,12 +92,41 @@ _shared: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, _Metrics]] = (
 _lock = threading.Lock()
 
 
-def _metrics_for(registry: CollectorRegistry, namespace: str) -> _Metrics:
+def _metrics_for(registry: CollectorRegistry, namespace: str, extra: tuple[str, ...]) -> _Metrics:
     with _lock:
         by_namespace = _shared.setdefault(registry, {})
-        if namespace not in by_namespace:
-            by_namespace[namespace] = _Metrics(registry, namespace)
-        return by_namespace[namespace]
+        metrics = by_namespace.get(namespace)
+        if metrics is None:
+            metrics = by_namespace[namespace] = _Metrics(registry, namespace, extra)
+        elif metrics.extra != extra:
+            raise ValueError(
+                f"metrics {namespace!r} already exist in this registry with metadata labels "
+                f"{metrics.extra}; use the same metadata_labels or another namespace"
+            )
+        return metrics
+
+
+class _BoundedLabel:
+    """The values of one metadata label: the first `limit` distinct ones, then "other"."""
+
+    def __init__(self, key: str, limit: int) -> None:
+        self.key = key
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def value(self, metadata: Mapping[str, Any]) -> str:
+        raw = metadata.get(self.key)
+        if raw is None:
+            return ""
+        value = str(raw)
+        if value in self._seen:
+            return value
+        with self._lock:
+            if len(self._seen) >= self.limit:
+                return "other"
+            self._seen.add(value)
+        return value
 
 
 class PrometheusHooks(LLMHooks):
@@ -94,14 +137,27 @@ class PrometheusHooks(LLMHooks):
     Args:
         registry: where to register; default the process-wide `prometheus_client.REGISTRY`.
         namespace: the metric name prefix.
+        metadata_labels: call `metadata` keys (e.g. "tenant_id") to add as labels of the
+            requests, tokens and cost counters. Opt-in: every value is a new time series.
+        max_label_values: distinct values kept per metadata label; later ones are "other".
+
+    Raises:
+        ValueError: the namespace already has metrics with other metadata labels.
     """
 
     def __init__(
-        self, registry: CollectorRegistry | None = None, *, namespace: str = "llmport"
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        namespace: str = "llmport",
+        metadata_labels: Sequence[str] = (),
+        max_label_values: int = 100,
     ) -> None:
         """Create (or reuse) the metrics in `registry`."""
         self.registry = REGISTRY if registry is None else registry
-        self._metrics = _metrics_for(self.registry, namespace)
+        extra = tuple(metadata_labels)
+        self._metrics = _metrics_for(self.registry, namespace, extra)
+        self._labels = tuple(_BoundedLabel(key, max_label_values) for key in extra)
 
     def on_retry(
         self, llm: BaseLLM, request: ChatRequest, failed: LLMResponse, attempt: int, delay: float
@@ -122,10 +178,16 @@ class PrometheusHooks(LLMHooks):
         metrics, provider, model = self._metrics, llm.provider_name, request.model
         status = "success" if response.ok else "error"
         kind = response.error.kind.value if response.error else ""
-        metrics.requests.labels(provider, model, status, kind).inc()
+        extra = tuple(label.value(request.metadata) for label in self._labels)
+        metrics.requests.labels(provider, model, status, kind, *extra).inc()
         metrics.latency.labels(provider, model, status).observe(response.latency_ms / 1000)
         usage = response.usage
-        if usage.prompt_tokens:
-            metrics.tokens.labels(provider, model, "prompt").inc(usage.prompt_tokens)
-        if usage.completion_tokens:
-            metrics.tokens.labels(provider, model, "completion").inc(usage.completion_tokens)
+        for token_kind, count in (
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+            ("cached", usage.cached_tokens),
+        ):
+            if count:
+                metrics.tokens.labels(provider, model, status, token_kind, *extra).inc(count)
+        if response.cost is not None:
+            metrics.cost.labels(provider, model, status, *extra).inc(response.cost)

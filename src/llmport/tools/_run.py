@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 from pydantic import ValidationError
 
 from llmport.base import BaseLLM
+from llmport.cost import Spend
 from llmport.errors import redact
 from llmport.options import CallOptions
 from llmport.parsing import parse_tool_arguments
@@ -95,6 +96,7 @@ class Run:
         self.response_format = response_format
         self.run_id = pending.run_id if pending else uuid.uuid4().hex
         self.usage = pending.usage if pending else Usage()
+        self.spend = Spend.resumed(pending.cost) if pending else Spend()
         self.guard = guard or ConfirmationGuard()
         #: Values of secret-named tool arguments seen in this run: hidden wherever they reappear.
         self.secrets: set[str] = set()
@@ -124,6 +126,7 @@ class Run:
         """Count an LLM answer: the result if it ends the loop, None if its tools should run."""
         self.iterations += 1
         self.usage = self.usage + response.usage
+        self.spend.add_call(response)
         error = response.error.message if response.error else None
         self.emit(
             AuditEventKind.LLM_CALL,
@@ -157,7 +160,7 @@ class Run:
         for call in held:
             self.emit(AuditEventKind.CONFIRMATION_REQUESTED, call, arguments=call.arguments)
         pending = self.guard.new_pending(
-            held, list(self.messages), self.iterations, self.usage, self.run_id
+            held, list(self.messages), self.iterations, self.usage, self.run_id, self.spend.cost
         )
         return self.finish(ToolLoopStatus.PENDING_CONFIRMATION, response, pending)
 
@@ -182,6 +185,7 @@ class Run:
             iterations=self.iterations,
             run_id=self.run_id,
             pending=pending,
+            cost=self.spend.cost,
         )
 
     # --- tool calls ---------------------------------------------------------------------

@@ -110,6 +110,7 @@ class ConfirmationGuard:
         iterations: int,
         usage: Usage,
         run_id: str,
+        cost: float | None = None,
     ) -> PendingConfirmation:
         """A fresh state with a unique id and an expiry, signed when a key is configured."""
         now = self.clock()
@@ -119,6 +120,7 @@ class ConfirmationGuard:
             iterations=iterations,
             usage=usage,
             run_id=run_id,
+            cost=cost,
             id=uuid.uuid4().hex,
             created_at=now,
             expires_at=now + self.ttl,

@@ -48,6 +48,7 @@ class PendingConfirmation:
     created_at: float = Field(allow_inf_nan=False)
     expires_at: float = Field(allow_inf_nan=False)
     signature: str | None = None
+    cost: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe data that `from_dict` turns back into this object (signed if it is)."""
@@ -66,6 +67,7 @@ class PendingConfirmation:
             "expires_at": self.expires_at,
             "iterations": self.iterations,
             "usage": asdict(self.usage),
+            "cost": self.cost,
             "calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.calls],
             "messages": copy.deepcopy(self.messages),
         }
@@ -93,6 +95,7 @@ class PendingConfirmation:
             created_at=checked.created_at,
             expires_at=checked.expires_at,
             signature=checked.signature,
+            cost=checked.cost,
         )
 
 
@@ -103,6 +106,7 @@ class ToolLoopResult:
     `response` is the last LLM response (the final answer, the ERROR, or the one that
     asked for the pending tools). `messages` is the whole conversation in OpenAI
     format, ready to continue. `usage` sums every LLM call; `iterations` counts them.
+    `cost` sums the USD cost of every LLM call, and is None when any of them is unknown.
     """
 
     status: ToolLoopStatus
@@ -112,6 +116,7 @@ class ToolLoopResult:
     iterations: int
     run_id: str
     pending: PendingConfirmation | None = None
+    cost: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -147,5 +152,6 @@ class _PendingData(BaseModel):
     signature: str | None = None
     iterations: int = Field(ge=1)
     usage: _UsageData
+    cost: float | None = Field(default=None, ge=0)
     calls: list[_CallData] = Field(min_length=1)
     messages: list[dict[str, Any]] = Field(min_length=1)
