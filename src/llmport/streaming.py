@@ -9,10 +9,10 @@ chunk into typed events for callers that show tokens as they arrive. Like
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from llmport._sse import SSEDecoder
 from llmport.errors import ErrorKind
 from llmport.parsing import (
     _field,
@@ -76,52 +76,6 @@ class FinishEvent:
 
 
 StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | FinishEvent
-
-
-class SSEDecoder:
-    """Split a server-sent-events byte stream into `data:` payloads.
-
-    Comment lines (`: keep-alive`), `event:`/`id:` fields and blank keep-alives are
-    skipped; multi-line data is joined with newlines, as the SSE spec says.
-    """
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._data: list[str] = []
-        #: True once the `[DONE]` sentinel has been decoded.
-        self.done = False
-
-    def _event(self) -> str:
-        data = "\n".join(self._data)
-        self._data = []
-        if data.strip() == "[DONE]":
-            self.done = True
-        return data
-
-    def feed(self, chunk: bytes) -> Iterator[str]:
-        """Feed raw bytes; yield each complete event's data."""
-        self._buffer += chunk
-        while True:
-            newline = self._buffer.find(b"\n")
-            if newline < 0:
-                return
-            line = self._buffer[:newline].rstrip(b"\r").decode("utf-8", errors="replace")
-            self._buffer = self._buffer[newline + 1 :]
-            if not line:
-                if self._data:
-                    yield self._event()
-            elif line.startswith("data:"):
-                self._data.append(line[5:].removeprefix(" "))
-            # comments (":") and other fields (event:, id:, retry:) carry nothing we need
-
-    @property
-    def pending(self) -> bool:
-        """True while part of an event has been read but not finished (a cut mid-frame).
-
-        Such an event is never dispatched, as the SSE spec says: the stream then ends
-        without a finish reason, which the caller reports as a cut connection.
-        """
-        return bool(self._buffer.strip() or self._data)
 
 
 @dataclass

@@ -1,0 +1,98 @@
+"""A linear server-sent-events decoder: raw bytes in, each event's `data` out.
+
+The decoder touches each byte a bounded number of times however the stream is cut:
+a line still unfinished at the end of a read is kept as a list of the pieces it came
+in, joined once when its end arrives, and a read is split into lines by one pass.
+So one 32 MiB event costs what 32 one-MiB events cost, and a read that holds
+thousands of events costs what the same events in separate reads cost.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SSEDecoder"]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class SSEDecoder:
+    """Split a server-sent-events byte stream into `data:` payloads.
+
+    Lines may end in LF, CRLF or a lone CR (also when a CRLF is cut between two
+    reads), and a UTF-8 byte-order mark at the start of the stream is skipped, as the
+    SSE spec says. Comment lines (`: keep-alive`), `event:`/`id:`/`retry:` fields and
+    blank keep-alives carry nothing here; multi-line data is joined with newlines.
+    An event is dispatched only when its closing blank line arrives: one cut
+    mid-frame never is (see `pending`).
+    """
+
+    def __init__(self) -> None:
+        self._line: list[bytes] = []  # the unfinished last line, in the pieces it came in
+        self._data: list[str] = []  # the data lines of the event being read
+        self._head = b""  # the first bytes, until we know whether they are a BOM
+        self._started = False
+        self._after_cr = False  # the last read ended in CR: a leading LF completes a CRLF
+        #: True once the `[DONE]` sentinel has been decoded.
+        self.done = False
+
+    def feed(self, chunk: bytes) -> list[str]:
+        """Feed raw bytes; return the data of each event they complete, in order."""
+        if not self._started:
+            chunk = self._skip_bom(chunk)
+        if self._after_cr:
+            self._after_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._after_cr = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            if chunk:
+                self._line.append(chunk)
+            return []
+        lines = chunk.split(b"\n")
+        if self._line:
+            self._line.append(lines[0])
+            lines[0] = b"".join(self._line)
+        rest = lines.pop()
+        self._line = [rest] if rest else []
+        return self._events(lines)
+
+    def _events(self, lines: list[bytes]) -> list[str]:
+        events: list[str] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    events.append(self._dispatch(data))
+                    data = self._data = []
+            elif line[:5] == b"data:":
+                start = 6 if line[5:6] == b" " else 5
+                data.append(line[start:].decode("utf-8", "replace"))
+            elif line == b"data":  # a field with no colon has an empty value
+                data.append("")
+            # comments (":") and other fields (event:, id:, retry:) carry nothing we need
+        return events
+
+    def _dispatch(self, data: list[str]) -> str:
+        text = data[0] if len(data) == 1 else "\n".join(data)
+        if len(text) < 16 and text.strip() == "[DONE]":
+            self.done = True
+        return text
+
+    def _skip_bom(self, chunk: bytes) -> bytes:
+        head = self._head + chunk
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._head = head  # too short to tell yet
+            return b""
+        self._started = True
+        self._head = b""
+        return head[len(_BOM) :] if head.startswith(_BOM) else head
+
+    @property
+    def pending(self) -> bool:
+        """True while part of an event has been read but not finished (a cut mid-frame).
+
+        Such an event is never dispatched, as the SSE spec says: the stream then ends
+        without a finish reason, which the caller reports as a cut connection.
+        """
+        return bool(self._data or self._head or any(piece.strip() for piece in self._line))
