@@ -97,7 +97,7 @@ def test_one_event_over_many_reads_comes_out_whole() -> None:
 
 # --- property: any cut of an event stream decodes like the whole stream --------------------
 
-lines = st.lists(st.text(st.characters(exclude_characters="\r\n"), max_size=12), max_size=3)
+lines = st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=12), max_size=3)
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,6 +9,8 @@ thousands of events costs what the same events in separate reads cost.
 
 from __future__ import annotations
 
+import codecs
+
 __all__ = ["SSEDecoder"]
 
 _BOM = b"\xef\xbb\xbf"
@@ -50,9 +52,10 @@ class SSEDecoder:
                 self._line.append(chunk)
             return []
         lines = chunk.split(b"\n")
-        if self._line:
+        if self._line:  # the first line ends a line that began in an earlier read
             self._line.append(lines[0])
-            lines[0] = b"".join(self._line)
+            self._long_line(self._line)
+            del lines[0]
         rest = lines.pop()
         self._line = [rest] if rest else []
         return self._events(lines)
@@ -72,6 +75,35 @@ class SSEDecoder:
                 data.append("")
             # comments (":") and other fields (event:, id:, retry:) carry nothing we need
         return events
+
+    def _long_line(self, pieces: list[bytes]) -> None:
+        """Take a line that came in several pieces, decoding them one by one.
+
+        Joining the pieces and then decoding would build the line twice more at its full
+        size (bytes, then text); a 32 MiB delta pays for each such copy in page faults.
+        """
+        head = b""
+        for piece in pieces:  # the first bytes name the field
+            head += piece[:6]
+            if len(head) >= 6:
+                break
+        if head[:5] == b"data:":
+            skip = 6 if head[5:6] == b" " else 5
+        elif head == b"data":
+            skip = 4
+        else:
+            return  # a comment or another field
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        parts: list[str] = []
+        for piece in pieces:
+            if skip:
+                if len(piece) <= skip:
+                    skip -= len(piece)
+                    continue
+                piece, skip = piece[skip:], 0
+            parts.append(decoder.decode(piece))
+        parts.append(decoder.decode(b"", True))
+        self._data.append("".join(parts))
 
     def _dispatch(self, data: list[str]) -> str:
         text = data[0] if len(data) == 1 else "\n".join(data)
