@@ -44,34 +44,57 @@ class SSEDecoder:
             self._after_cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        if b"\r" in chunk:
+        if 13 in chunk:  # CR (an int test is a plain memchr; `b"\r" in` costs 10x more)
             self._after_cr = chunk[-1:] == b"\r"
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n" not in chunk:
+        end = chunk.rfind(b"\n")
+        if (  # the usual read: exactly one event of one `data: ` line
+            end == len(chunk) - 1
+            and chunk.find(b"\n") == end - 1
+            and chunk.startswith(b"data: ")
+            and not self._line
+            and not self._data
+        ):
+            text = chunk[6 : end - 1].decode("utf-8", "replace")
+            if len(text) < 16 and text.strip() == "[DONE]":
+                self.done = True
+            return [text]
+        if end < 0:
             if chunk:
                 self._line.append(chunk)
             return []
-        lines = chunk.split(b"\n")
+        start = 0
         if self._line:  # the first line ends a line that began in an earlier read
-            self._line.append(lines[0])
+            start = chunk.find(b"\n") + 1
+            self._line.append(chunk[: start - 1])
             self._long_line(self._line)
-            del lines[0]
-        rest = lines.pop()
-        self._line = [rest] if rest else []
+            self._line = []
+        if end + 1 < len(chunk):
+            self._line.append(chunk[end + 1 :])
+        # Complete lines are decoded in one go: LF never occurs inside a UTF-8 sequence.
+        if start == 0 and end + 1 == len(chunk):  # whole lines, the usual read
+            lines = chunk.decode("utf-8", "replace").split("\n")
+            lines.pop()  # after the last LF
+        elif start <= end:
+            lines = str(memoryview(chunk)[start:end], "utf-8", "replace").split("\n")
+        else:
+            return []
         return self._events(lines)
 
-    def _events(self, lines: list[bytes]) -> list[str]:
+    def _events(self, lines: list[str]) -> list[str]:
         events: list[str] = []
         data = self._data
         for line in lines:
             if not line:
                 if data:
-                    events.append(self._dispatch(data))
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    if len(text) < 16 and text.strip() == "[DONE]":
+                        self.done = True
+                    events.append(text)
                     data = self._data = []
-            elif line[:5] == b"data:":
-                start = 6 if line[5:6] == b" " else 5
-                data.append(line[start:].decode("utf-8", "replace"))
-            elif line == b"data":  # a field with no colon has an empty value
+            elif line.startswith("data:"):
+                data.append(line[6:] if line[5:6] == " " else line[5:])
+            elif line == "data":  # a field with no colon has an empty value
                 data.append("")
             # comments (":") and other fields (event:, id:, retry:) carry nothing we need
         return events
@@ -104,12 +127,6 @@ class SSEDecoder:
             parts.append(decoder.decode(piece))
         parts.append(decoder.decode(b"", True))
         self._data.append("".join(parts))
-
-    def _dispatch(self, data: list[str]) -> str:
-        text = data[0] if len(data) == 1 else "\n".join(data)
-        if len(text) < 16 and text.strip() == "[DONE]":
-            self.done = True
-        return text
 
     def _skip_bom(self, chunk: bytes) -> bytes:
         head = self._head + chunk
