@@ -205,6 +205,8 @@ def _alternate(
     variants: dict[str, Callable[[], Timing]], streams: int, rounds: int
 ) -> dict[str, list[Timing]]:
     results: dict[str, list[Timing]] = {name: [] for name in variants}
+    for variant in variants.values():
+        variant()  # warm up: connection pools, first-call imports
     for index in range(rounds):
         order = rotated(list(variants), index)
         samples: dict[str, list[Timing]] = {name: [] for name in order}
@@ -233,6 +235,8 @@ async def _aalternate(
     variants: dict[str, Callable[[], Awaitable[Timing]]], streams: int, rounds: int
 ) -> dict[str, list[Timing]]:
     results: dict[str, list[Timing]] = {name: [] for name in variants}
+    for variant in variants.values():
+        await variant()  # warm up: the session, first-call imports
     for index in range(rounds):
         order = rotated(list(variants), index)
         samples: dict[str, list[Timing]] = {name: [] for name in order}

@@ -8,7 +8,9 @@ chunk into typed events for callers that show tokens as they arrive. Like
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -76,6 +78,11 @@ class FinishEvent:
 
 
 StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | FinishEvent
+
+
+def _reader(obj: Any) -> Callable[[str], Any]:
+    """`_field` bound to `obj`; a dict's own `get` for JSON chunks, the hot stream path."""
+    return obj.get if type(obj) is dict else functools.partial(_field, obj)
 
 
 @dataclass
@@ -158,51 +165,56 @@ class StreamAccumulator:
             self._error = error
 
     def _add(self, chunk: Any) -> list[StreamEvent]:
-        if chunk is None or isinstance(chunk, (str, bytes, int, float, list)):
+        if type(chunk) is not dict and (
+            chunk is None or isinstance(chunk, (str, bytes, int, float, list))
+        ):
             return []
         self.chunks += 1
-        error = _field(chunk, "error")
+        get = _reader(chunk)
+        error = get("error")
         if error:
             self.fail(error_from_payload(error))
             return []
         events: list[StreamEvent] = []
-        chunk_id = _field(chunk, "id")
+        chunk_id = get("id")
         if isinstance(chunk_id, str) and chunk_id and not self.id:
             self.id = chunk_id
-        chunk_model = _field(chunk, "model")
+        chunk_model = get("model")
         if isinstance(chunk_model, str) and chunk_model:
             self.model = chunk_model
-        usage = _field(chunk, "usage")
+        usage = get("usage")
         if usage:
             parsed = parse_usage(usage)
             if parsed.is_known:
                 self._usage = parsed
                 events.append(UsageEvent(parsed))
-        choices = _field(chunk, "choices")
+        choices = get("choices")
         if isinstance(choices, (list, tuple)) and choices:
             events[:0] = self._add_choice(choices[0])
         return events
 
     def _add_choice(self, choice: Any) -> list[StreamEvent]:
         events: list[StreamEvent] = []
-        delta = _field(choice, "delta") or _field(choice, "message") or {}
-        text = parse_content(_field(delta, "content"))
+        get = _reader(choice)
+        delta = get("delta") or get("message") or {}
+        delta_get = _reader(delta)
+        text = parse_content(delta_get("content"))
         if text:
             self._text.append(text)
             events.append(TextDelta(text))
-        reasoning = _field(delta, "reasoning_content") or _field(delta, "reasoning")
+        reasoning = delta_get("reasoning_content") or delta_get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             self._reasoning.append(reasoning)
             events.append(ReasoningDelta(reasoning))
-        tool_calls = _field(delta, "tool_calls")
+        tool_calls = delta_get("tool_calls")
         if isinstance(tool_calls, (list, tuple)):
             for entry in tool_calls:
                 events.append(self._add_tool_fragment(entry))
-        finish = _field(choice, "finish_reason")
+        finish = get("finish_reason")
         if isinstance(finish, str) and finish:
             self._raw_finish = finish
-        if _field(choice, "error"):
-            self.fail(error_from_payload(_field(choice, "error")))
+        if get("error"):
+            self.fail(error_from_payload(get("error")))
         return events
 
     def _add_tool_fragment(self, entry: Any) -> ToolCallDelta:
