@@ -41,6 +41,7 @@ from _common import (
     parse_args,
     print_header,
     print_table,
+    ratio_range,
     rotated,
     round_ratios,
     spread,
@@ -267,10 +268,10 @@ def report(results: dict[str, list[Batch]], lookup_ns: list[float]) -> None:
         rows.append([name, f"{median(walls):.0f}", spread(walls), f"{median(cpus):.0f}"])
     print_table(["variant", "wall us/call", "rounds", "cpu us/call"], rows)
 
-    def ratios(a: str, b: str) -> tuple[float, float]:
+    def ratios(a: str, b: str) -> tuple[list[float], list[float]]:
         wall = round_ratios([x.wall_s for x in results[a]], [x.wall_s for x in results[b]])
         cpu = round_ratios([x.cpu_s for x in results[a]], [x.cpu_s for x in results[b]])
-        return median(wall), median(cpu)
+        return wall, cpu
 
     pairs = [
         ("LiteLLM provider (sync)", "litellm.completion"),
@@ -281,10 +282,13 @@ def report(results: dict[str, list[Batch]], lookup_ns: list[float]) -> None:
         ("OpenAICompatible (async)", "litellm.acompletion"),
     ]
     measured = {pair: ratios(*pair) for pair in pairs}
-    print("ratios (median of per-round ratios; < 1 means the first is faster)")
+    print("ratios: median (min..max) of per-round ratios; < 1 means the first is faster")
     print_table(
         ["first / second", "wall", "cpu"],
-        [[f"{a} / {b}", f"{w:.3f}x", f"{c:.3f}x"] for (a, b), (w, c) in measured.items()],
+        [
+            [f"{a} / {b}", ratio_range(w, 3), ratio_range(c, 3)]
+            for (a, b), (w, c) in measured.items()
+        ],
     )
     lookup = "LiteLLM provider (sync)"
     wall = round_ratios([x.wall_s for x in results[lookup]], [x.wall_s for x in results[PINNED]])

@@ -10,6 +10,7 @@ thousands of events costs what the same events in separate reads cost.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 
 __all__ = ["SSEDecoder"]
 
@@ -36,8 +37,13 @@ class SSEDecoder:
         #: True once the `[DONE]` sentinel has been decoded.
         self.done = False
 
-    def feed(self, chunk: bytes) -> list[str]:
-        """Feed raw bytes; return the data of each event they complete, in order."""
+    def feed(self, chunk: bytes) -> Iterator[str]:
+        """Feed raw bytes; iterate over the data of each event they complete, in order.
+
+        The bytes are split into lines at once; the events are assembled as they are
+        iterated, so the first event of a read holding thousands comes out first.
+        Consume each result before the next `feed`.
+        """
         if not self._started:
             chunk = self._skip_bom(chunk)
         if self._after_cr:
@@ -58,11 +64,11 @@ class SSEDecoder:
             text = chunk[6 : end - 1].decode("utf-8", "replace")
             if len(text) < 16 and text.strip() == "[DONE]":
                 self.done = True
-            return [text]
+            return iter((text,))
         if end < 0:
             if chunk:
                 self._line.append(chunk)
-            return []
+            return iter(())
         start = 0
         if self._line:  # the first line ends a line that began in an earlier read
             start = chunk.find(b"\n") + 1
@@ -78,11 +84,10 @@ class SSEDecoder:
         elif start <= end:
             lines = str(memoryview(chunk)[start:end], "utf-8", "replace").split("\n")
         else:
-            return []
+            return iter(())
         return self._events(lines)
 
-    def _events(self, lines: list[str]) -> list[str]:
-        events: list[str] = []
+    def _events(self, lines: list[str]) -> Iterator[str]:
         data = self._data
         for line in lines:
             if not line:
@@ -90,14 +95,13 @@ class SSEDecoder:
                     text = data[0] if len(data) == 1 else "\n".join(data)
                     if len(text) < 16 and text.strip() == "[DONE]":
                         self.done = True
-                    events.append(text)
                     data = self._data = []
+                    yield text
             elif line.startswith("data:"):
                 data.append(line[6:] if line[5:6] == " " else line[5:])
             elif line == "data":  # a field with no colon has an empty value
                 data.append("")
             # comments (":") and other fields (event:, id:, retry:) carry nothing we need
-        return events
 
     def _long_line(self, pieces: list[bytes]) -> None:
         """Take a line that came in several pieces, decoding them one by one.

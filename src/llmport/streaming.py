@@ -190,6 +190,8 @@ class StreamAccumulator:
                 events.append(UsageEvent(parsed))
         choices = get("choices")
         if isinstance(choices, (list, tuple)) and choices:
+            if not events:
+                return self._add_choice(choices[0])
             events[:0] = self._add_choice(choices[0])
         return events
 
@@ -198,7 +200,9 @@ class StreamAccumulator:
         get = _reader(choice)
         delta = get("delta") or get("message") or {}
         delta_get = _reader(delta)
-        text = parse_content(delta_get("content"))
+        text = delta_get("content")
+        if not isinstance(text, str):  # a list of parts, or None
+            text = parse_content(text)
         if text:
             self._text.append(text)
             events.append(TextDelta(text))
