@@ -176,11 +176,13 @@ class StreamAccumulator:
             self.fail(error_from_payload(error))
             return []
         events: list[StreamEvent] = []
-        chunk_id = get("id")
-        if isinstance(chunk_id, str) and chunk_id and not self.id:
-            self.id = chunk_id
+        # Cheap truth tests come before isinstance: this runs for every chunk.
+        if not self.id:
+            chunk_id = get("id")
+            if chunk_id and isinstance(chunk_id, str):
+                self.id = chunk_id
         chunk_model = get("model")
-        if isinstance(chunk_model, str) and chunk_model:
+        if chunk_model and isinstance(chunk_model, str):
             self.model = chunk_model
         usage = get("usage")
         if usage:
@@ -189,7 +191,7 @@ class StreamAccumulator:
                 self._usage = parsed
                 events.append(UsageEvent(parsed))
         choices = get("choices")
-        if isinstance(choices, (list, tuple)) and choices:
+        if choices and isinstance(choices, (list, tuple)):
             if not events:
                 return self._add_choice(choices[0])
             events[:0] = self._add_choice(choices[0])
@@ -207,15 +209,15 @@ class StreamAccumulator:
             self._text.append(text)
             events.append(TextDelta(text))
         reasoning = delta_get("reasoning_content") or delta_get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
+        if reasoning and isinstance(reasoning, str):
             self._reasoning.append(reasoning)
             events.append(ReasoningDelta(reasoning))
         tool_calls = delta_get("tool_calls")
-        if isinstance(tool_calls, (list, tuple)):
+        if tool_calls and isinstance(tool_calls, (list, tuple)):
             for entry in tool_calls:
                 events.append(self._add_tool_fragment(entry))
         finish = get("finish_reason")
-        if isinstance(finish, str) and finish:
+        if finish and isinstance(finish, str):
             self._raw_finish = finish
         if get("error"):
             self.fail(error_from_payload(get("error")))
