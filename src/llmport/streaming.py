@@ -80,6 +80,25 @@ class FinishEvent:
 StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | FinishEvent
 
 
+#: The C scanner `json.loads` itself uses (an attribute typeshed does not declare).
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _load_chunk(text: str) -> Any:
+    """`json.loads(text)` for text with no surrounding whitespace; `ValueError` if invalid.
+
+    Calling the scanner directly skips the wrapper's whitespace matches and Python
+    calls, a quarter of the cost of decoding a small chunk.
+    """
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration as exc:
+        raise json.JSONDecodeError("Expecting value", text, exc.value) from None
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
 def _reader(obj: Any) -> Callable[[str], Any]:
     """`_field` bound to `obj`; a dict's own `get` for JSON chunks, the hot stream path."""
     return obj.get if type(obj) is dict else functools.partial(_field, obj)
@@ -142,7 +161,7 @@ class StreamAccumulator:
         if not data:
             return []
         try:
-            chunk = json.loads(data)
+            chunk = _load_chunk(data)
         except ValueError:
             self.fail(
                 LLMError(kind=ErrorKind.BAD_RESPONSE, message="bad_response: invalid JSON chunk")
