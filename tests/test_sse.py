@@ -37,6 +37,10 @@ def test_a_crlf_cut_between_two_reads_ends_one_line() -> None:
     assert decode([b"data: a\r", b"\ndata: b\r\n\r\n"]) == ["a\nb"]
 
 
+def test_an_empty_read_inside_a_cut_crlf_changes_nothing() -> None:
+    assert decode([b"data: a\r", b"", b"\ndata: b\r\n\r\n"]) == ["a\nb"]
+
+
 def test_a_cr_at_the_end_of_a_read_ends_the_line() -> None:
     assert decode([b"data: a\r", b"\r", b"data: b\r\r"]) == ["a", "b"]
 
@@ -107,16 +111,20 @@ lines = st.lists(st.text(line_text, max_size=12), max_size=3)
     ending=st.sampled_from(ENDINGS),
     bom=st.booleans(),
     cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+    empty_reads=st.booleans(),
 )
 def test_any_cut_of_an_event_stream_decodes_like_the_whole(
-    events: list[list[str]], ending: bytes, bom: bool, cuts: list[int]
+    events: list[list[str]], ending: bytes, bom: bool, cuts: list[int], empty_reads: bool
 ) -> None:
     text = "".join(
         ": c\n" + "".join(f"data: {line}\n" for line in event) + "\n" for event in events
     )
     stream = (b"\xef\xbb\xbf" if bom else b"") + text.encode().replace(b"\n", ending)
     expected = ["\n".join(event) for event in events if event]
-    assert decode(cut(stream, cuts)) == expected
+    reads = cut(stream, cuts)
+    if empty_reads:
+        reads = [piece for read in reads for piece in (read, b"")]
+    assert decode(reads) == expected
 
 
 # --- property: any chunking of a streamed completion aggregates to the buffered parse ------

@@ -46,9 +46,9 @@ class SSEDecoder:
         """
         if not self._started:
             chunk = self._skip_bom(chunk)
-        if self._after_cr:
+        if self._after_cr and chunk:
             self._after_cr = False
-            if chunk[:1] == b"\n":
+            if chunk[0] == 10:  # LF
                 chunk = chunk[1:]
         if 13 in chunk:  # CR (an int test is a plain memchr; `b"\r" in` costs 10x more)
             self._after_cr = chunk[-1:] == b"\r"
