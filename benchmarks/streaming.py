@@ -355,6 +355,7 @@ def litellm_streams(base_url: str, streams: int, rounds: int) -> bool:
             label = "disable_streaming_logging" if fast else "litellm default logging"
             results = alternate(sync_variants(base_url, model), streams, rounds, LITELLM_PAIRS)
             report(f"sync, {chunks} chunks, {label}", results, chunks)
+            compare(results, "llmport LiteLLM", "raw litellm")
             for part, what in ((0, "first event"), (1, "total")):
                 met &= goal(
                     f"LiteLLM stream {what} {chunks} chunks ({label}) vs raw litellm",
