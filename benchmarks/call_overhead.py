@@ -294,15 +294,15 @@ def report(results: dict[str, list[Batch]], lookup_ns: list[float]) -> None:
     wall = round_ratios([x.wall_s for x in results[lookup]], [x.wall_s for x in results[PINNED]])
     cpu = round_ratios([x.cpu_s for x in results[lookup]], [x.cpu_s for x in results[PINNED]])
     print("\nlitellm looked up in sys.modules at each call vs the module pinned once")
-    print("(per-round ratios, median (min-max); 1.000x means no difference)")
-    print(f"  wall {median(wall):.3f}x ({min(wall):.3f}-{max(wall):.3f})")
-    print(f"  cpu  {median(cpu):.3f}x ({min(cpu):.3f}-{max(cpu):.3f})")
+    print("(per-round ratios, median (min..max); 1.000x means no difference)")
+    print(f"  wall {ratio_range(wall, 3)}")
+    print(f"  cpu  {ratio_range(cpu, 3)}")
     call_ns = median([x.wall_s for x in results[lookup]]) * 1e9
     print(
-        f"  the lookup alone: {median(lookup_ns):.0f} ns ({min(lookup_ns):.0f}-"
-        f"{max(lookup_ns):.0f}) per call, {median(lookup_ns) / call_ns:.1e} of a call\n"
+        f"  the lookup alone: {ratio_range(lookup_ns, 0, ' ns')} per call, "
+        f"{median(lookup_ns) / call_ns:.1e} of a call\n"
     )
-    goal("litellm_per_call_lookup", median(wall), 1.02, at_most=True)
+    goal("litellm_per_call_lookup", wall, 1.02, at_most=True)
     goal("litellm_provider_sync_overhead", measured[pairs[0]][0], 1.05, at_most=True)
     goal("litellm_provider_async_overhead", measured[pairs[1]][0], 1.05, at_most=True)
     goal("openai_compatible_vs_raw_httpx", measured[pairs[2]][0], 1.5, at_most=True)
