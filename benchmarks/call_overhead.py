@@ -45,6 +45,7 @@ from _common import (
     parse_args,
     print_header,
     print_table,
+    ratio_range,
     rotated,
     round_ratios,
     spread,
@@ -303,10 +304,10 @@ def report(results: dict[str, list[Batch]], lookup_ns: list[float]) -> None:
         rows.append([name, f"{median(walls):.0f}", spread(walls), f"{median(cpus):.0f}"])
     print_table(["variant", "wall us/call", "rounds", "cpu us/call"], rows)
 
-    def ratios(a: str, b: str) -> tuple[float, float]:
+    def ratios(a: str, b: str) -> tuple[list[float], list[float]]:
         wall = round_ratios([x.wall_s for x in results[a]], [x.wall_s for x in results[b]])
         cpu = round_ratios([x.cpu_s for x in results[a]], [x.cpu_s for x in results[b]])
-        return median(wall), median(cpu)
+        return wall, cpu
 
     pairs = [
         ("LiteLLM provider (sync)", "litellm.completion"),
@@ -317,10 +318,13 @@ def report(results: dict[str, list[Batch]], lookup_ns: list[float]) -> None:
         ("OpenAICompatible (async)", "litellm.acompletion"),
     ]
     measured = {pair: ratios(*pair) for pair in pairs}
-    print("ratios (median of per-round ratios; < 1 means the first is faster)")
+    print("ratios: median (min..max) of per-round ratios; < 1 means the first is faster")
     print_table(
         ["first / second", "wall", "cpu"],
-        [[f"{a} / {b}", f"{w:.3f}x", f"{c:.3f}x"] for (a, b), (w, c) in measured.items()],
+        [
+            [f"{a} / {b}", ratio_range(w, 3), ratio_range(c, 3)]
+            for (a, b), (w, c) in measured.items()
+        ],
     )
     lookup = "LiteLLM provider (sync)"
     lookup_wall = round_ratios(
@@ -328,22 +332,22 @@ def report(results: dict[str, list[Batch]], lookup_ns: list[float]) -> None:
     )
     cpu = round_ratios([x.cpu_s for x in results[lookup]], [x.cpu_s for x in results[PINNED]])
     print("\nlitellm looked up in sys.modules at each call vs the module pinned once")
-    print("(per-round ratios, median (min-max); 1.000x means no difference)")
-    print(f"  wall {median(lookup_wall):.3f}x ({min(lookup_wall):.3f}-{max(lookup_wall):.3f})")
-    print(f"  cpu  {median(cpu):.3f}x ({min(cpu):.3f}-{max(cpu):.3f})")
+    print("(per-round ratios, median (min..max); 1.000x means no difference)")
+    print(f"  wall {ratio_range(lookup_wall, 3)}")
+    print(f"  cpu  {ratio_range(cpu, 3)}")
     call_ns = median([x.wall_s for x in results[lookup]]) * 1e9
     print(
-        f"  the lookup alone: {median(lookup_ns):.0f} ns ({min(lookup_ns):.0f}-"
-        f"{max(lookup_ns):.0f}) per call, {median(lookup_ns) / call_ns:.1e} of a call\n"
+        f"  the lookup alone: {ratio_range(lookup_ns, 0, ' ns')} per call, "
+        f"{median(lookup_ns) / call_ns:.1e} of a call\n"
     )
     wall = round_ratios([x.wall_s for x in results[PRICED]], [x.wall_s for x in results[UNPRICED]])
     cpu = round_ratios([x.cpu_s for x in results[PRICED]], [x.cpu_s for x in results[UNPRICED]])
     print("OpenAICompatible with cost + an in-process budget vs without (same provider)")
-    print("(per-round ratios, median (min-max); 1.000x means no difference)")
-    print(f"  wall {median(wall):.3f}x ({min(wall):.3f}-{max(wall):.3f})")
-    print(f"  cpu  {median(cpu):.3f}x ({min(cpu):.3f}-{max(cpu):.3f})\n")
-    goal("cost_and_budget_cpu_overhead", median(cpu), 1.05, at_most=True)
-    goal("litellm_per_call_lookup", median(lookup_wall), 1.02, at_most=True)
+    print("(per-round ratios, median (min..max); 1.000x means no difference)")
+    print(f"  wall {ratio_range(wall, 3)}")
+    print(f"  cpu  {ratio_range(cpu, 3)}\n")
+    goal("cost_and_budget_cpu_overhead", cpu, 1.05, at_most=True)
+    goal("litellm_per_call_lookup", lookup_wall, 1.02, at_most=True)
     goal("litellm_provider_sync_overhead", measured[pairs[0]][0], 1.05, at_most=True)
     goal("litellm_provider_async_overhead", measured[pairs[1]][0], 1.05, at_most=True)
     goal("openai_compatible_vs_raw_httpx", measured[pairs[2]][0], 1.5, at_most=True)

@@ -32,6 +32,7 @@ from _common import (
     parse_args,
     print_header,
     print_table,
+    ratio_range,
     round_ratios,
     run_child,
     spread,
@@ -70,8 +71,8 @@ def measure(env: dict[str, str], rounds: int) -> dict[str, list[ChildRun]]:
     return interleaved_rounds(variants, rounds)
 
 
-def report(title: str, results: dict[str, list[ChildRun]]) -> float:
-    """Print one cache state's table and ratios; return the median wall-time ratio."""
+def report(title: str, results: dict[str, list[ChildRun]]) -> list[float]:
+    """Print one cache state's table and ratios; return the per-round wall-time ratios."""
     print(title)
     rows = []
     for name, runs in results.items():
@@ -86,17 +87,16 @@ def report(title: str, results: dict[str, list[ChildRun]]) -> float:
             ]
         )
     print_table(["command", "wall ms", "rounds", "cpu ms", "peak RSS MB"], rows)
-    wall = median(round_ratios(*([r.wall_s for r in results[n]] for n in (LLMPORT, LITELLM))))
-    rss = median(round_ratios(*([r.maxrss_mb for r in results[n]] for n in (LLMPORT, LITELLM))))
+    wall = round_ratios(*([r.wall_s for r in results[n]] for n in (LLMPORT, LITELLM)))
+    rss = round_ratios(*([r.maxrss_mb for r in results[n]] for n in (LLMPORT, LITELLM)))
     base = [r.wall_s for r in results["python -c 'pass' (interpreter)"]]
-    net = median(
-        round_ratios(
-            [r.wall_s - b for r, b in zip(results[LLMPORT], base, strict=True)],
-            [r.wall_s - b for r, b in zip(results[LITELLM], base, strict=True)],
-        )
+    net = round_ratios(
+        [r.wall_s - b for r, b in zip(results[LLMPORT], base, strict=True)],
+        [r.wall_s - b for r, b in zip(results[LITELLM], base, strict=True)],
     )
-    print(f"llmport / litellm: wall {wall:.3f}x, wall net of interpreter startup {net:.3f}x,")
-    print(f"peak RSS {rss:.3f}x (median of per-round ratios)\n")
+    print("llmport / litellm, median (min..max) of per-round ratios:")
+    print(f"wall {ratio_range(wall, 3)}, wall net of interpreter startup {ratio_range(net, 3)},")
+    print(f"peak RSS {ratio_range(rss, 3)}\n")
     return wall
 
 

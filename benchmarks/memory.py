@@ -26,6 +26,7 @@ from _common import (
     parse_args,
     print_header,
     print_table,
+    ratio_range,
     round_ratios,
     run_child,
     spread,
@@ -98,19 +99,20 @@ def report(results: dict[str, list[Sample]], calls: int) -> None:
     headers = ["client", "peak MB", "rounds", "after import", "after 1 call"]
     print_table([*headers, f"growth over {calls - 1}", "wall s"], rows)
 
-    def ratio(a: str, b: str) -> float:
-        return median(round_ratios(*([s.peak_mb for s in results[n]] for n in (a, b))))
+    def ratio(a: str, b: str) -> list[float]:
+        return round_ratios(*([s.peak_mb for s in results[n]] for n in (a, b)))
 
-    print("peak RSS ratios (median of per-round ratios)")
+    print("peak RSS ratios: median (min..max) of per-round ratios")
     pairs = [
         ("OpenAICompatible", "litellm.completion"),
         ("LiteLLM provider", "litellm.completion"),
     ]
     print_table(
-        ["first / second", "peak RSS"], [[f"{a} / {b}", f"{ratio(a, b):.3f}x"] for a, b in pairs]
+        ["first / second", "peak RSS"],
+        [[f"{a} / {b}", ratio_range(ratio(a, b), 3)] for a, b in pairs],
     )
-    measured = ratio(*pairs[0])
-    print(f"result peak_rss_openai_compatible_vs_litellm: {measured:.3f}x")
+    measured = ratio_range(ratio(*pairs[0]), 3)
+    print(f"result peak_rss_openai_compatible_vs_litellm: {measured}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ BENCHMARKS = (
     "throughput",
     "memory",
     "streaming",
+    "sse_scaling",
 )
 TIMEOUT_S = 900  # per benchmark; a full run of all of them takes a few minutes
 

@@ -28,10 +28,10 @@ from _common import (
     goal,
     import_litellm,
     interleaved_rounds,
-    median,
     parse_args,
     print_header,
     print_table,
+    ratio_range,
     round_ratios,
 )
 from gateway_ceiling import LOAD_HEADERS, LOAD_NOTE, load_row
@@ -141,24 +141,23 @@ def report(results: dict[tuple[str, int], list[Load]]) -> None:
         print_table(LOAD_HEADERS, rows)
     print(LOAD_NOTE, end="\n\n")
 
-    def ratio(a: str, b: str, concurrency: int, cpu: bool = False) -> float:
+    def ratio(a: str, b: str, concurrency: int, cpu: bool = False) -> list[float]:
         def value(load: Load) -> float:
             return load.client_cpu_s / load.requests if cpu else load.rps
 
-        return median(
-            round_ratios(
-                [value(x) for x in results[a, concurrency]],
-                [value(x) for x in results[b, concurrency]],
-            )
+        return round_ratios(
+            [value(x) for x in results[a, concurrency]],
+            [value(x) for x in results[b, concurrency]],
         )
 
     def cells(a: str, b: str, levels: tuple[int, ...] = CONCURRENCY) -> list[str]:
-        rps = [f"{ratio(a, b, c):.2f}x" for c in levels]
-        cpu = [f"{ratio(a, b, c, cpu=True):.2f}x" for c in levels]
+        rps = [ratio_range(ratio(a, b, c)) for c in levels]
+        cpu = [ratio_range(ratio(a, b, c, cpu=True)) for c in levels]
         blank = ["-"] * (len(CONCURRENCY) - len(levels))
         return [f"{a} / {b}", *rps, *blank, *cpu, *blank]
 
-    print("ratios (median of per-round ratios)")
+    print("ratios: median (min..max) of per-round ratios. req/s moves with the machine's")
+    print("load; CPU per request (this process's CPU time over its requests) barely does.")
     print_table(
         [
             "first / second",
@@ -170,6 +169,9 @@ def report(results: dict[tuple[str, int], list[Load]]) -> None:
     for concurrency in CONCURRENCY:
         measured = ratio(LLMPORT, LITELLM, concurrency)
         goal(f"async_rps_vs_litellm_c{concurrency}", measured, 5.0, at_most=False)
+        cpu = ratio(LITELLM, LLMPORT, concurrency, cpu=True)
+        print(f"result async_cpu_per_request_litellm_over_llmport_c{concurrency}: "
+              f"{ratio_range(cpu, 1)}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -81,9 +81,9 @@ class _StreamBase:
             acc.fail(_CUT)
 
     def _retry_delay(self, acc: StreamAccumulator, emitted: bool, attempt: int) -> float | None:
-        response = self._llm._redact(acc.response(), self._request)
-        if emitted or response.error is None:
+        if emitted or not acc.failed:  # checked first: building a response costs a little
             return None
+        response = self._llm._redact(acc.response(), self._request)
         delay = self._llm._retry_delay(response, attempt, self._started, self._request.deadline)
         if delay is not None and self._hooks:
             emit(self._hooks, "on_retry", self._llm, self._request, response, attempt, delay)

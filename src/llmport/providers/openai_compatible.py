@@ -194,7 +194,7 @@ class OpenAICompatible(BaseLLM):
                 yield _decode(response.status, response.headers, await response.read())
                 return
             decoder = SSEDecoder()
-            async for raw in response.content.iter_any():
+            async for raw, _ in response.content.iter_chunks():  # one HTTP chunk at a time
                 if not decoder.done:  # after [DONE], read on so the connection is reused
                     for data in decoder.feed(raw):
                         yield data
