@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from llmport._json import load_json
 from llmport.errors import ErrorKind, kind_for_status
 from llmport.redaction import redact, summarise_body
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus, ToolCall, Usage
@@ -116,16 +117,25 @@ def _class_defines(cls: type, name: str) -> bool:
     return known
 
 
+#: Larger counts are not token counts; they are garbage (and a long digit string cannot
+#: even be converted to an int).
+_MAX_COUNT = 2**63 - 1
+
+
 def _as_count(value: Any) -> int | None:
     """A token count, or None when the value is missing or not a sensible count."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        # isdigit() alone accepts "²" and "٣", which int() refuses or misreads.
+        if not (text.isascii() and text.isdigit() and len(text) <= 19):
+            return None
+        value = int(text)
+    if isinstance(value, int) and 0 <= value <= _MAX_COUNT:
+        return value
     return None
 
 
@@ -206,13 +216,13 @@ def parse_tool_arguments(
     value: Any = raw
     for _ in range(2):  # at most one level of double encoding
         try:
-            value = json.loads(value)
+            value = load_json(value)
         except json.JSONDecodeError as exc:
             if finish_reason == "length":
                 return {}, raw, "arguments truncated: the model hit its output token limit"
             return {}, raw, f"arguments are not valid JSON: {exc.msg} at position {exc.pos}"
-        except RecursionError:
-            return {}, raw, "arguments are nested too deeply to parse"
+        except ValueError as exc:  # too deep, or a number too long to convert
+            return {}, raw, f"arguments cannot be decoded: {str(exc).split(':')[0]}"
         if not isinstance(value, str):
             break
     if isinstance(value, Mapping):

@@ -6,10 +6,11 @@ credential; reduces upstream bodies to a short description (never the body).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from llmport._json import load_json
 
 __all__ = ["redact", "register_secret", "summarise_body"]
 
@@ -58,13 +59,16 @@ def summarise_body(body: str) -> str:
     start = text.find("{")
     if start >= 0:
         try:
-            data = json.loads(text[start:])
+            data = load_json(text[start:])
         except ValueError:
-            pass
+            if start == 0:  # a broken JSON document: describe it, never echo it
+                return f"malformed JSON body ({len(text)} characters)"
         else:
             message = _error_message_from(data)
             if message:
                 return _shorten(message)
+    elif text.startswith("["):
+        return f"JSON array instead of an error object ({len(text)} characters)"
     return _shorten(text.splitlines()[0])
 
 

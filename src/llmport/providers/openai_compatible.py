@@ -30,6 +30,7 @@ from pydantic_settings import SettingsConfigDict
 from typing_extensions import Self
 
 from llmport._deadline import TotalTimeoutError, read_timeout
+from llmport._json import load_json
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
 from llmport.errors import ErrorKind
@@ -352,8 +353,8 @@ def _decode(status: int, headers: Mapping[str, str], content: bytes) -> Any:
     if not 200 <= status < 300:
         raise _HTTPStatusError(status, headers, content)
     try:
-        return json.loads(content)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError; never echo the body
+        return load_json(content)
+    except ValueError:  # never echo the body
         raise _InvalidJSONError(f"response body is not valid JSON ({len(content)} bytes)") from None
 
 
