@@ -41,7 +41,9 @@ class RetryPolicy(BaseModel):
     from `initial_backoff` up to `max_backoff`, with full jitter. A provider's
     `Retry-After` wins over the computed backoff, up to `max_retry_after`; no retry
     starts once `deadline` seconds have passed since the first attempt, and no wait
-    is allowed to cross it.
+    is allowed to cross it. An error is retried when its kind is in `retry_on`, unless
+    it is of a usually transient kind and says `retryable=False` (a provider's
+    `_classify` knows this one will not pass, or nothing identified the failure).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -63,6 +65,8 @@ class RetryPolicy(BaseModel):
         """Seconds to wait before the next attempt, or None when the call should stop."""
         if attempt >= self.max_attempts or error.kind not in self.retry_on:
             return None
+        if error.kind.retryable and not error.retryable:
+            return None  # this failure of a usually transient kind said it will not pass
         delay = self.backoff(attempt)
         if self.jitter:
             delay = random.uniform(0, delay)

@@ -285,7 +285,10 @@ _KIND_BY_CLASS_NAME = {
     "ClientPayloadError": ErrorKind.CONNECTION,
     "ConnectionError": ErrorKind.CONNECTION,
     "JSONDecodeError": ErrorKind.BAD_RESPONSE,
+    "RecursionError": ErrorKind.BAD_RESPONSE,
 }
+# A body that does not match its Content-Encoding, wherever a client wraps the error.
+_DECODING_FAILURES = frozenset({"DecodingError", "ContentEncodingError"})
 
 _CONTEXT_HINTS = (
     "context length",
@@ -388,7 +391,10 @@ def classify(
         kind = _KIND_BY_CLASS_NAME.get(cls.__name__)
         if kind is not None:
             break
-    if kind is None or (kind is ErrorKind.SERVER and status is not None and status < 500):
+    known = True
+    if _is_decoding_failure(exc):
+        kind, message = ErrorKind.BAD_RESPONSE, "the body does not match its Content-Encoding"
+    elif kind is None or (kind is ErrorKind.SERVER and status is not None and status < 500):
         if status is not None:
             kind = kind_for_status(status, message)
         elif isinstance(exc, (TimeoutError,)):
@@ -397,17 +403,28 @@ def classify(
             kind = ErrorKind.CONNECTION
         elif isinstance(exc, ValueError):
             kind = ErrorKind.BAD_RESPONSE
-        else:
-            kind = ErrorKind.SERVER
+        else:  # nothing says what went wrong: trying again is a guess, so it is not retried
+            kind, known = ErrorKind.SERVER, False
     kind = _refine(kind, lowered)
     retry_after = parse_retry_after(headers if headers is not None else _headers_of(exc))
     return LLMError(
         kind=kind,
         message=redact(f"{kind.value}: {message}" if message else kind.value, secrets),
-        retryable=kind.retryable,
+        retryable=kind.retryable and known,
         retry_after=retry_after,
         status_code=status,
     )
+
+
+def _is_decoding_failure(exc: BaseException) -> bool:
+    link: BaseException | None = exc
+    for _ in range(8):  # the exceptions `exc` was raised from, outermost first
+        if link is None:
+            return False
+        if any(cls.__name__ in _DECODING_FAILURES for cls in type(link).__mro__):
+            return True
+        link = link.__cause__ or link.__context__
+    return False
 
 
 def _status_of(exc: BaseException) -> int | None:

@@ -366,7 +366,10 @@ def _parse_completion(payload: Any, *, provider: str, model: str) -> LLMResponse
     if not tool_calls:
         tool_calls = parse_tool_calls(_legacy_function_call(message), finish)
     content = parse_content(_field(message, "content"))
-    refusal = _field(message, "refusal")
+    # litellm moves a refusal into `provider_specific_fields`.
+    refusal = _field(message, "refusal") or _field(
+        _field(message, "provider_specific_fields"), "refusal"
+    )
     refusal = refusal if isinstance(refusal, str) and refusal else None
     if not content and refusal:
         content = refusal

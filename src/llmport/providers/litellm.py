@@ -23,7 +23,9 @@ from llmport._deadline import read_timeout
 from llmport.base import BaseLLM, ChatRequest
 from llmport.config import BaseLLMConfig
 from llmport.providers._backend_keys import backend_key_values
-from llmport.response import LLMResponse, Usage
+from llmport.providers._litellm_errors import classify_litellm
+from llmport.providers._litellm_stream import abackend_chunks, backend_chunks
+from llmport.response import LLMError, LLMResponse, Usage
 
 __all__ = ["LiteLLM", "LiteLLMConfig"]
 
@@ -152,10 +154,13 @@ class LiteLLM(BaseLLM):
             response = replace(response, usage=Usage())
         return response
 
+    def _classify(self, exc: BaseException) -> LLMError:
+        return classify_litellm(exc, self.config.chat_model) or super()._classify(exc)
+
     def _stream(self, request: ChatRequest) -> Iterator[Any]:
         stream = self._client().completion(**self._stream_kwargs(request))
         try:
-            yield from stream
+            yield from backend_chunks(stream)
         finally:
             # Leaving early must release the HTTP connection held by the provider stream.
             close = getattr(getattr(stream, "completion_stream", None), "close", None)
@@ -165,7 +170,7 @@ class LiteLLM(BaseLLM):
     async def _astream(self, request: ChatRequest) -> AsyncIterator[Any]:
         stream = await self._client().acompletion(**self._stream_kwargs(request))
         try:
-            async for chunk in stream:
+            async for chunk in abackend_chunks(stream):
                 yield chunk
         finally:
             aclose = getattr(stream, "aclose", None)

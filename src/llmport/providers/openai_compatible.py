@@ -176,7 +176,10 @@ class OpenAICompatible(BaseLLM):
                 yield _decode(response.status_code, response.headers, _read_all(response, request))
                 return
             decoder = SSEDecoder()
-            for raw in response.iter_raw():
+            # Raw bytes are the fast path; an encoded body must be decoded (and fail as
+            # bad_response when it does not match its Content-Encoding).
+            encoded = "content-encoding" in response.headers
+            for raw in response.iter_bytes() if encoded else response.iter_raw():
                 _check_deadline(request)
                 if not decoder.done:  # after [DONE], read on so the connection is reused
                     yield from decoder.feed(raw)
@@ -354,8 +357,12 @@ def _decode(status: int, headers: Mapping[str, str], content: bytes) -> Any:
         raise _HTTPStatusError(status, headers, content)
     try:
         return load_json(content)
-    except ValueError:  # never echo the body
-        raise _InvalidJSONError(f"response body is not valid JSON ({len(content)} bytes)") from None
+    except ValueError:  # never echo the body; an HTML page is named by its title
+        text = content[:4096].decode("utf-8", "replace")
+        summary = summarise_body(text)
+        if not summary.startswith("HTML page"):
+            summary = f"response body is not valid JSON ({len(content)} bytes)"
+        raise _InvalidJSONError(summary) from None
 
 
 def _check_deadline(request: ChatRequest) -> None:

@@ -1,0 +1,107 @@
+"""What only litellm's exceptions say: classification the generic `classify()` cannot do.
+
+litellm reports several different failures as a 500 `InternalServerError` or an
+`APIConnectionError`: a backend answer that is not a chat completion (HTML, a bare JSON
+value, a truncated or too-deep body, a body that fails its own validation), a key that
+was never set, and an `{"error": ...}` event in the middle of a stream. Each gets its
+real kind here; anything else goes to `classify()`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from llmport.errors import ErrorKind
+from llmport.parsing import error_from_payload
+from llmport.redaction import summarise_body
+from llmport.response import LLMError
+
+__all__ = ["classify_litellm"]
+
+_MISSING_KEY = re.compile(
+    r"missing (?:\w+ )?(?:credentials|api[ _-]?key)|no (?:api )?key is set|api_key client option",
+    re.IGNORECASE,
+)
+# litellm's words for "the backend answered, but not with a chat completion".
+_NOT_A_COMPLETION = {
+    "empty or invalid response from llm endpoint": "the endpoint did not answer with a JSON object",
+    "invalid response object": "the answer does not have the shape of a chat completion",
+    "recursion depth exceeded": "the response body is nested too deeply to decode",
+}
+_JSON_DECODE_MESSAGE = re.compile(r"line \d+ column \d+ \(char \d+\)")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and the exceptions it was raised from, outermost first (bounded)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 8 and current not in seen:
+        seen.append(current)
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _stream_error_event(exc: BaseException) -> Mapping[str, Any] | None:
+    """The `{"error": ...}` object of an error event read from a stream, if that is what
+    failed: the openai SDK raises it as a plain `APIError` with no HTTP status."""
+    for link in _chain(exc):
+        body = getattr(link, "body", None)
+        if (
+            type(link).__name__ == "APIError"
+            and getattr(link, "status_code", None) is None
+            and isinstance(body, Mapping)
+        ):
+            return body
+    return None
+
+
+def _missing_key_message(model: str) -> str:
+    environment = "the backend's key variable"
+    litellm = sys.modules.get("litellm")  # imported: it raised the exception
+    try:
+        missing = litellm.validate_environment(model=model).get("missing_keys") if litellm else None
+    except Exception:  # an unknown model: name the generic fix
+        missing = None
+    if missing:
+        environment = " or ".join(str(name) for name in missing)
+    return f"auth: no API key for {model}: set {environment}, or LITELLM_API_KEY"
+
+
+def _not_a_completion(text: str) -> str | None:
+    lowered = text.lower()
+    for hint, description in _NOT_A_COMPLETION.items():
+        if hint in lowered:
+            received = text.partition("Received:")[2].strip().strip("'\"")
+            if received.lower().startswith(("<!doctype", "<html")):
+                return summarise_body(received)
+            return description
+    if _JSON_DECODE_MESSAGE.search(text):
+        return "the response body is not valid JSON"
+    return None
+
+
+def classify_litellm(exc: BaseException, model: str) -> LLMError | None:
+    """The `LLMError` for a failure only litellm's own words identify, else None.
+
+    Args:
+        exc: What litellm raised.
+        model: The configured model string, to name the key variable it needs when the
+            exception does not say which backend it was for.
+    """
+    event = _stream_error_event(exc)
+    if event is not None:
+        return error_from_payload(event)
+    text = " ".join(str(link) for link in _chain(exc))
+    if _MISSING_KEY.search(text):
+        provider, name = getattr(exc, "llm_provider", None), getattr(exc, "model", None)
+        if isinstance(provider, str) and isinstance(name, str) and provider and name:
+            model = name if name.startswith(f"{provider}/") else f"{provider}/{name}"
+        return LLMError(kind=ErrorKind.AUTH, message=_missing_key_message(model))
+    description = _not_a_completion(text)
+    if description is not None:
+        kind = ErrorKind.BAD_RESPONSE
+        return LLMError(kind=kind, message=f"{kind.value}: {description}", retryable=False)
+    return None
