@@ -2,23 +2,71 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "MAX_TIMEOUT",
     "check_messages",
     "check_metadata",
     "check_sampling",
+    "check_sendable",
     "check_stop",
     "check_tools",
     "positive_number",
 ]
 
+#: The longest timeout accepted, in seconds (a week). Larger values, and infinity, are
+#: mistakes that would otherwise fail deep inside an HTTP client's clock arithmetic.
+MAX_TIMEOUT = 604_800.0
+
 
 def positive_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_TIMEOUT
+    ):
+        raise ValueError(
+            f"{name} must be a positive number of seconds up to {MAX_TIMEOUT:.0f}, got {value!r}"
+        )
     return float(value)
+
+
+def _json_problem(value: Any) -> str | None:
+    """Why `value` cannot be sent as strict JSON, or None when it can."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        return "NaN and Infinity are not JSON"
+    except TypeError as exc:  # a set, bytes, an arbitrary object
+        return str(exc)
+    except RecursionError:
+        return "nested too deeply"
+    return None
+
+
+def check_sendable(**arguments: Any) -> None:
+    """Raise `ValueError` naming the first argument that cannot be sent as JSON.
+
+    Lists are checked item by item so the message points at the item (`messages[2]`);
+    `params` (sampling and extra parameters) is checked key by key.
+    """
+    for name, value in arguments.items():
+        if value is None or _json_problem(value) is None:
+            continue
+        if isinstance(value, Mapping):
+            parts = [(f"{name}[{key!r}]", item) for key, item in value.items()]
+        elif isinstance(value, list):
+            parts = [(f"{name}[{index}]", item) for index, item in enumerate(value)]
+        else:
+            parts = [(name, value)]
+        for label, item in parts:
+            problem = _json_problem(item)
+            if problem is not None:
+                raise ValueError(f"{label} cannot be sent as JSON: {problem}")
+        raise ValueError(f"{name} cannot be sent as JSON: {_json_problem(value)}")
 
 
 def check_sampling(name: str, value: Any) -> Any:

@@ -26,6 +26,7 @@ from llmport._validation import (
     check_messages,
     check_metadata,
     check_sampling,
+    check_sendable,
     check_stop,
     check_tools,
     positive_number,
@@ -272,6 +273,8 @@ class BaseLLM(ProviderHooks):
         """
         config = self.config
         overrides = dict(overrides or {})
+        if "stream" in overrides:
+            raise ValueError("stream is not a call option: call llm.stream() or llm.astream()")
         check_call_options(overrides)
         tool_choice = overrides.pop("tool_choice", tool_choice)
         headers = dict(overrides.pop("extra_headers", None) or {})
@@ -305,7 +308,7 @@ class BaseLLM(ProviderHooks):
                 response_format = None
                 instruction = {"role": "system", "content": schema_instruction(output_type)}
                 checked_messages = [instruction, *checked_messages]
-        return ChatRequest(
+        request = ChatRequest(
             model=model,
             messages=checked_messages,
             tools=check_tools(tools),
@@ -319,6 +322,14 @@ class BaseLLM(ProviderHooks):
             headers=headers,
             output_type=output_type,
         )
+        check_sendable(
+            messages=request.messages,
+            tools=request.tools,
+            tool_choice=request.tool_choice,
+            response_format=request.response_format,
+            params=request.params,
+        )
+        return request
 
     def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()

@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from typing_extensions import Self
 
+from llmport._validation import MAX_TIMEOUT
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
 
@@ -116,8 +117,8 @@ class BaseLLMConfig(BaseSettings):
     top_p: float | None = Field(default=None, ge=0, le=1)
     max_tokens: int | None = Field(default=None, gt=0)
     seed: int | None = None
-    timeout: float = Field(default=60.0, gt=0)
-    total_timeout: float | None = Field(default=None, gt=0)
+    timeout: float = Field(default=60.0, gt=0, le=MAX_TIMEOUT)
+    total_timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT)
     extra_params: dict[str, Any] = Field(default_factory=dict)
     extra_headers: dict[str, str] = Field(default_factory=dict, repr=False)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

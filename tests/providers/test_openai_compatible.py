@@ -107,13 +107,10 @@ def test_repr_shows_the_model_but_never_the_key() -> None:
     assert CANARY not in repr(llm.config)
 
 
-def test_unencodable_message_is_an_invalid_request_and_not_retried() -> None:
+def test_unencodable_message_raises_a_value_error_naming_it() -> None:
     llm = OpenAICompatible(base_url="http://127.0.0.1:1/v1", chat_model="m")
-    response = llm.chat_completions([{"role": "user", "content": "hi", "extra": object()}])
-    assert response.error is not None
-    assert response.error.kind is ErrorKind.INVALID_REQUEST
-    assert "cannot be sent as JSON" in response.error.message
-    assert response.attempts == 1
+    with pytest.raises(ValueError, match=r"messages\[0\] cannot be sent as JSON"):
+        llm.chat_completions([{"role": "user", "content": "hi", "extra": object()}])
 
 
 def test_importing_the_provider_imports_no_http_client() -> None:
