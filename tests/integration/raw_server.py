@@ -46,7 +46,7 @@ class RawServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self._socket.listen(16)
-        self._socket.settimeout(0.2)
+        self._socket.settimeout(0.05)  # how often the accept loop checks for stop()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 

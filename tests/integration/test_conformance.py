@@ -122,7 +122,7 @@ def test_error_statuses(
 def test_truncated_json(make: Make, call: Callable[..., LLMResponse]) -> None:
     response = call(make("truncated-json"))
     assert response.error is not None
-    assert response.error.kind in (ErrorKind.BAD_RESPONSE, ErrorKind.SERVER)
+    assert response.error.kind is ErrorKind.BAD_RESPONSE
 
 
 def test_timeout(make: Make, call: Callable[..., LLMResponse]) -> None:

@@ -30,6 +30,7 @@ _NOT_A_COMPLETION = {
     "empty or invalid response from llm endpoint": "the endpoint did not answer with a JSON object",
     "invalid response object": "the answer does not have the shape of a chat completion",
     "recursion depth exceeded": "the response body is nested too deeply to decode",
+    "validation error for usage": "the answer's usage does not hold token counts",
 }
 _JSON_DECODE_MESSAGE = re.compile(r"line \d+ column \d+ \(char \d+\)")
 

@@ -1,0 +1,341 @@
+"""Wire-level conformance: hostile or broken answers, served raw on 127.0.0.1.
+
+Every case runs through `LiteLLM` (the real litellm) and `OpenAICompatible`, on each
+path it concerns, with one expectation. Where litellm itself makes parity impossible,
+the test says why (and so does docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from raw_server import RawServer, http_answer, raw_server, sse_answer
+
+from llmport import BaseLLM, ErrorKind, LiteLLM, LLMResponse, OpenAICompatible, RetryPolicy
+
+pytestmark = pytest.mark.integration
+
+USER = [{"role": "user", "content": "hi"}]
+KEY = "sk-wire-0123456789"
+#: Retries are allowed, so a test can show that a failure is (not) retried.
+POLICY = RetryPolicy(max_attempts=2, initial_backoff=0, jitter=False)
+DEEP = b"[" * 100_000 + b"]" * 100_000
+#: Far past the recursion limit (about 1,000) too, but small: litellm runs its own
+#: redaction regexes over an error body, which takes seconds for 200 kB.
+DEEP_ERROR = b"[" * 2_000 + b"]" * 2_000
+LONG_INTEGER = "9" * 5_000
+Make = Callable[[RawServer], BaseLLM]
+Call = Callable[[BaseLLM], LLMResponse]
+
+
+def completion(message: dict[str, Any], **extra: Any) -> bytes:
+    choice = {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": "stop"}
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    body = {"id": "x", "object": "chat.completion", "created": 1, "model": "m"}
+    return json.dumps({**body, "choices": [choice], "usage": usage, **extra}).encode()
+
+
+def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    return b"data: " + json.dumps({**chunk, "choices": [choice], **extra}).encode() + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"
+
+
+@pytest.fixture(params=["litellm", "openai_compatible"])
+def make(request: pytest.FixtureRequest) -> Make:
+    def build(server: RawServer) -> BaseLLM:
+        if request.param == "litellm":
+            return LiteLLM(
+                chat_model="openai/m", api_base=server.base_url, api_key=KEY, retry=POLICY
+            )
+        return OpenAICompatible(chat_model="m", base_url=server.base_url, api_key=KEY, retry=POLICY)
+
+    return build
+
+
+def _stream(llm: BaseLLM) -> LLMResponse:
+    with llm.stream(USER) as stream:
+        for _ in stream:
+            pass
+    return stream.response
+
+
+async def _astream(llm: BaseLLM) -> LLMResponse:
+    async with llm.astream(USER) as stream:
+        return await stream.get_response()
+
+
+BUFFERED: dict[str, Call] = {
+    "chat_completions": lambda llm: llm.chat_completions(USER),
+    "achat_completions": lambda llm: asyncio.run(llm.achat_completions(USER)),
+}
+STREAMED: dict[str, Call] = {
+    "stream": _stream,
+    "astream": lambda llm: asyncio.run(_astream(llm)),
+}
+
+
+@pytest.fixture(params=list(BUFFERED))
+def buffered(request: pytest.FixtureRequest) -> Call:
+    return BUFFERED[request.param]
+
+
+@pytest.fixture(params=list(STREAMED))
+def streamed(request: pytest.FixtureRequest) -> Call:
+    return STREAMED[request.param]
+
+
+@pytest.fixture(params=[*BUFFERED, *STREAMED])
+def any_path(request: pytest.FixtureRequest) -> Call:
+    return {**BUFFERED, **STREAMED}[request.param]
+
+
+def error_of(response: LLMResponse) -> tuple[ErrorKind, int]:
+    assert response.error is not None, response
+    return response.error.kind, response.attempts
+
+
+# --- exceptions never escape -----------------------------------------------------------
+
+
+def test_a_deeply_nested_error_body_is_a_server_error_described_not_echoed(
+    make: Make, any_path: Call
+) -> None:
+    with raw_server(http_answer(b'{"error": ' + DEEP_ERROR + b"}", status="500 Oops")) as server:
+        response = any_path(make(server))
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.SERVER
+    assert "[[[" not in response.error.message
+
+
+def test_a_deeply_nested_200_body_is_bad_response_and_not_retried(
+    make: Make, any_path: Call
+) -> None:
+    with raw_server(http_answer(b'{"choices": ' + DEEP + b"}")) as server:
+        response = any_path(make(server))
+        assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+        assert server.requests == 1
+
+
+def test_a_deeply_nested_stream_chunk_is_bad_response_with_partial_content(
+    make: Make, streamed: Call
+) -> None:
+    answer = sse_answer(frame({"content": "he"}), b"data: " + DEEP + b"\n\n", DONE)
+    with raw_server(answer) as server:
+        response = streamed(make(server))
+    assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+    assert response.content == "he"
+
+
+def test_a_streamed_overlong_integer_argument_is_kept_raw(make: Make, streamed: Call) -> None:
+    arguments = '{"n": ' + LONG_INTEGER + "}"
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f"}}
+    fragment = {"index": 0, "function": {"arguments": arguments}}
+    answer = sse_answer(
+        frame({"tool_calls": [call]}),
+        frame({"tool_calls": [fragment]}),
+        frame({}, "tool_calls"),
+        DONE,
+    )
+    with raw_server(answer) as server:
+        response = streamed(make(server))
+    assert response.ok
+    assert response.tool_calls[0].raw_arguments == arguments
+    assert response.tool_calls[0].arguments_error is not None
+
+
+def test_a_buffered_overlong_integer_argument_is_kept_raw_on_the_direct_path(
+    buffered: Call,
+) -> None:
+    # Through LiteLLM, litellm's own response validation rejects this answer before
+    # llmport sees it: there it is bad_response (see the next test).
+    arguments = '{"n": ' + LONG_INTEGER + "}"
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": arguments}}
+    body = completion({"content": "hi", "tool_calls": [call]})
+    with raw_server(http_answer(body)) as server:
+        response = buffered(OpenAICompatible(chat_model="m", base_url=server.base_url))
+    assert response.ok
+    assert response.tool_calls[0].raw_arguments == arguments
+    assert response.tool_calls[0].arguments_error is not None
+
+
+@pytest.mark.parametrize("count", ["²", "٣", "1" * 5_000])
+def test_an_unusable_usage_count_is_unknown_on_the_direct_path(buffered: Call, count: str) -> None:
+    usage = {"prompt_tokens": count, "completion_tokens": 2, "total_tokens": 5}
+    with raw_server(http_answer(completion({"content": "hello"}, usage=usage))) as server:
+        response = buffered(OpenAICompatible(chat_model="m", base_url=server.base_url))
+    assert response.ok
+    assert response.content == "hello"
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (None, 2)
+
+
+@pytest.mark.parametrize("count", ["²", "1" * 5_000])
+def test_litellm_rejects_an_unusable_usage_count_as_bad_response(
+    buffered: Call, count: str
+) -> None:
+    # litellm validates usage counts as integers and refuses the whole answer; llmport
+    # cannot recover it, but reports it as what it is, not as a retryable server error.
+    usage = {"prompt_tokens": count, "completion_tokens": 2, "total_tokens": 5}
+    with raw_server(http_answer(completion({"content": "hello"}, usage=usage))) as server:
+        llm = LiteLLM(chat_model="openai/m", api_base=server.base_url, api_key=KEY, retry=POLICY)
+        response = buffered(llm)
+    assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+
+
+# --- nothing is cut short silently -------------------------------------------------------
+
+CUT_STREAMS = {
+    "cut-mid-frame": sse_answer(frame({"content": "hel"}), frame({"content": "lo"})[:25]),
+    "cut-between-frames": sse_answer(frame({"content": "hel"}), frame({"content": "lo"})),
+}
+
+
+@pytest.mark.parametrize("cut", CUT_STREAMS)
+def test_a_stream_that_stops_without_a_finish_reason_is_a_connection_error(
+    make: Make, streamed: Call, cut: str
+) -> None:
+    with raw_server(CUT_STREAMS[cut]) as server:
+        response = streamed(make(server))
+    assert error_of(response) == (ErrorKind.CONNECTION, 1)  # events were shown: no retry
+    assert response.content.startswith("hel")
+    assert response.usage.total_tokens is None  # not litellm's count of the partial text
+
+
+def test_a_stream_of_keep_alives_only_is_a_connection_error_and_retried(
+    make: Make, streamed: Call
+) -> None:
+    with raw_server(sse_answer(b": keep-alive\n\n", b": keep-alive\n\n")) as server:
+        response = streamed(make(server))
+        assert error_of(response) == (ErrorKind.CONNECTION, 2)
+        assert server.requests == 2
+
+
+@pytest.mark.parametrize(
+    "paths", [("stream", "chat_completions"), ("astream", "achat_completions")]
+)
+@pytest.mark.parametrize("data", [b"42", b"null", b"[1,2,3]", b'""'])
+def test_a_non_object_data_line_is_bad_response_streamed_as_buffered(
+    make: Make, paths: tuple[str, str], data: bytes
+) -> None:
+    with raw_server(sse_answer(b"data: " + data + b"\n\n", DONE)) as server:
+        streamed_kind = error_of(STREAMED[paths[0]](make(server)))
+    with raw_server(http_answer(data)) as server:
+        buffered_kind = error_of(BUFFERED[paths[1]](make(server)))
+    assert streamed_kind == buffered_kind == (ErrorKind.BAD_RESPONSE, 1)
+
+
+def test_usage_the_stream_did_not_report_is_unknown(make: Make, streamed: Call) -> None:
+    with raw_server(sse_answer(frame({"content": "hello"}), frame({}, "stop"), DONE)) as server:
+        response = streamed(make(server))
+    assert response.ok
+    assert response.content == "hello"
+    assert response.usage.prompt_tokens is None
+    assert response.usage.total_tokens is None
+
+
+# --- non-JSON answers --------------------------------------------------------------------
+
+HTML = (
+    b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>"
+    + b"private page text " * 30
+    + b"</body></html>"
+)
+
+
+def test_an_html_200_is_bad_response_named_by_its_title(make: Make, buffered: Call) -> None:
+    with raw_server(http_answer(HTML, content_type="text/html")) as server:
+        response = buffered(make(server))
+    assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+    assert response.error is not None
+    assert "HTML page instead of JSON (Sign in)" in response.error.message
+    assert "private page text" not in response.error.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        frame({"content": "secret-ish text"}) + DONE,
+        b"[1, 2]",
+        b"42",
+        b'"a bare string from the server"',
+        b"null",
+        completion({"content": "hi"})[:40],
+    ],
+    ids=["sse-text", "list", "number", "string", "null", "truncated-json"],
+)
+def test_a_200_that_is_not_a_completion_object_is_bad_response_without_the_body(
+    make: Make, buffered: Call, body: bytes
+) -> None:
+    with raw_server(http_answer(body)) as server:
+        response = buffered(make(server))
+    assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+    assert response.error is not None
+    for fragment in ("secret-ish", "bare string", '"id"', "[1, 2]"):
+        assert fragment not in response.error.message
+
+
+def test_content_as_a_list_of_parts_is_read_directly_but_refused_by_litellm(
+    make: Make, buffered: Call
+) -> None:
+    # litellm raises "Invalid response object" for content given as a list of parts;
+    # the direct path reads the text. llmport cannot undo litellm's refusal.
+    body = completion({"content": [{"type": "text", "text": "hi"}]})
+    with raw_server(http_answer(body)) as server:
+        llm = make(server)
+        response = buffered(llm)
+    if isinstance(llm, LiteLLM):
+        assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+    else:
+        assert response.content == "hi"
+
+
+# --- error kinds ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        ({"message": "overloaded now", "type": "server_error", "code": 503}, ErrorKind.SERVER),
+        ({"message": "slow down", "code": "rate_limit_exceeded"}, ErrorKind.RATE_LIMIT),
+    ],
+)
+def test_an_error_event_mid_stream_is_the_providers_error_with_partial_content(
+    make: Make, streamed: Call, event: dict[str, Any], kind: ErrorKind
+) -> None:
+    error_event = b"data: " + json.dumps({"error": event}).encode() + b"\n\n"
+    with raw_server(sse_answer(frame({"content": "hel"}), error_event)) as server:
+        response = streamed(make(server))
+    assert error_of(response) == (kind, 1)
+    assert response.content == "hel"
+    assert response.error is not None
+    assert event["message"] in response.error.message
+
+
+def test_a_refusal_is_the_content_and_kept_as_refusal(make: Make, buffered: Call) -> None:
+    body = completion({"content": None, "refusal": "I can't help with that."})
+    with raw_server(http_answer(body)) as server:
+        response = buffered(make(server))
+    assert response.ok
+    assert response.content == response.refusal == "I can't help with that."
+
+
+@pytest.mark.parametrize("framing", ["json", "event-stream"])
+def test_a_body_that_lies_about_its_content_encoding_is_bad_response(
+    make: Make, any_path: Call, framing: str
+) -> None:
+    if framing == "json":
+        body, content_type = completion({"content": "hello"}), "application/json"
+    else:
+        body, content_type = frame({"content": "hel"}, "stop") + DONE, "text/event-stream"
+    gzip = [("content-encoding", "gzip")]
+    with raw_server(http_answer(body, content_type=content_type, headers=gzip)) as server:
+        response = any_path(make(server))
+        assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+        assert server.requests == 1
