@@ -110,6 +110,7 @@ class StreamAccumulator:
         self.id = ""
         self._text: list[str] = []
         self._reasoning: list[str] = []
+        self._refusal: list[str] = []
         self._calls: list[_ToolCallBuilder] = []
         self._by_index: dict[int, _ToolCallBuilder] = {}
         self._by_id: dict[str, _ToolCallBuilder] = {}
@@ -212,6 +213,9 @@ class StreamAccumulator:
         if reasoning and isinstance(reasoning, str):
             self._reasoning.append(reasoning)
             events.append(ReasoningDelta(reasoning))
+        refusal = delta_get("refusal")
+        if refusal and isinstance(refusal, str):
+            self._refusal.append(refusal)
         tool_calls = delta_get("tool_calls")
         if tool_calls and isinstance(tool_calls, (list, tuple)):
             for entry in tool_calls:
@@ -284,10 +288,12 @@ class StreamAccumulator:
         if tool_calls and finish in ("stop", "unknown") and self._error is None:
             finish = "tool_calls"
         reasoning = "".join(self._reasoning) or None
+        refusal = "".join(self._refusal) or None
+        content = self.content or refusal or ""  # as a buffered answer reads
         if self._error is not None:
             return LLMResponse(
                 status=LLMResponseStatus.ERROR,
-                content=self.content,
+                content=content,
                 tool_calls=tool_calls,
                 finish_reason="error",
                 raw_finish_reason=self._raw_finish,
@@ -297,10 +303,11 @@ class StreamAccumulator:
                 usage=self._usage or Usage(),
                 error=self._error,
                 reasoning=reasoning,
+                refusal=refusal,
             )
         return LLMResponse(
             status=LLMResponseStatus.SUCCESS,
-            content=self.content,
+            content=content,
             tool_calls=tool_calls,
             finish_reason=finish,
             raw_finish_reason=self._raw_finish,
@@ -309,6 +316,7 @@ class StreamAccumulator:
             id=self.id,
             usage=self._usage or Usage(),
             reasoning=reasoning,
+            refusal=refusal,
         )
 
 

@@ -339,3 +339,13 @@ def test_a_body_that_lies_about_its_content_encoding_is_bad_response(
         response = any_path(make(server))
         assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
         assert server.requests == 1
+
+
+def test_a_streamed_refusal_is_the_content_and_kept_as_refusal(make: Make, streamed: Call) -> None:
+    answer = sse_answer(
+        frame({"refusal": "I can't "}), frame({"refusal": "help."}), frame({}, "stop"), DONE
+    )
+    with raw_server(answer) as server:
+        response = streamed(make(server))
+    assert response.ok
+    assert response.content == response.refusal == "I can't help."

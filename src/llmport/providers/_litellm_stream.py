@@ -1,13 +1,14 @@
-"""What a litellm stream says, minus what litellm made up.
+"""What a litellm stream says, minus what litellm made up or dropped.
 
 litellm's stream wrapper smooths over a broken backend. When the stream stops without a
 finish reason (cut mid-frame, cut between frames, keep-alives only) it sends a final
 chunk with `finish_reason: "stop"` of its own; when the backend reported no usage it
 counts tokens itself; a data line that is not a JSON object (`42`, `null`) is skipped or
-fails as an attribute error. `backend_chunks` / `abackend_chunks` give the chunks with
-those inventions removed, so the `StreamAccumulator` judges a litellm stream exactly as
-it judges the direct provider's: a cut stream is a `connection` error, a non-object
-chunk is `bad_response`, and usage the backend did not send is unknown.
+fails as an attribute error; a streamed refusal is dropped. `backend_chunks` and
+`abackend_chunks` undo that, so the `StreamAccumulator` judges a litellm stream exactly
+as it judges the direct provider's: a cut stream is a `connection` error, a non-object
+chunk is `bad_response`, usage the backend did not send is unknown, and a refusal is
+kept.
 """
 
 from __future__ import annotations
@@ -31,12 +32,22 @@ class _RawChunks:
         self._sync: Any = None
         self._async: Any = None
         self._invalid: str | None = None
+        self._refusals: list[str] = []
 
     def _check(self, item: Any) -> Any:
         if item is None or isinstance(item, (str, int, float, list)):
             self.mark_invalid(json.dumps(item))
             return None  # litellm skips None chunks
+        choices = getattr(item, "choices", None)
+        refusal = getattr(getattr(choices[0], "delta", None), "refusal", None) if choices else None
+        if isinstance(refusal, str) and refusal:
+            self._refusals.append(refusal)  # litellm drops a streamed refusal
         return item
+
+    def take_refusals(self) -> list[dict[str, Any]]:
+        """Chunks carrying the refusal text read since the last call."""
+        refusals, self._refusals = self._refusals, []
+        return [{"choices": [{"index": 0, "delta": {"refusal": text}}]} for text in refusals]
 
     def mark_invalid(self, text: str) -> None:
         if self._invalid is None:
@@ -126,7 +137,11 @@ def backend_chunks(stream: Any) -> Iterator[Any]:
         if invalid is not None:
             yield invalid  # SSE data text: the accumulator reports it as bad_response
             return
+        if raw is not None:
+            yield from raw.take_refusals()
         yield _cleaned(stream, chunk)
+    if raw is not None:
+        yield from raw.take_refusals()
     invalid = raw.take_invalid() if raw is not None else None
     if invalid is not None:
         yield invalid
@@ -140,7 +155,11 @@ async def abackend_chunks(stream: Any) -> AsyncIterator[Any]:
         if invalid is not None:
             yield invalid
             return
+        for refusal in raw.take_refusals() if raw is not None else ():
+            yield refusal
         yield _cleaned(stream, chunk)
+    for refusal in raw.take_refusals() if raw is not None else ():
+        yield refusal
     invalid = raw.take_invalid() if raw is not None else None
     if invalid is not None:
         yield invalid
