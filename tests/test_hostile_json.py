@@ -32,6 +32,38 @@ def test_load_json_fails_only_with_value_error(text: str) -> None:
         load_json_chunk(text.strip())
 
 
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+COUNT_NAMES = ("prompt_tokens", "completion_tokens", "total_tokens", "input_tokens")
+
+
+@given(st.dictionaries(st.sampled_from(COUNT_NAMES), JSON_VALUES | st.text(alphabet="0123²٣")))
+def test_parse_usage_never_raises_and_counts_are_plain_integers(raw: dict[str, object]) -> None:
+    usage = parse_usage(raw)
+    for count in (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens):
+        assert count is None or (type(count) is int and count >= 0)
+
+
+@given(st.text() | st.builds(json.dumps, JSON_VALUES))
+def test_parse_tool_arguments_never_raises_and_keeps_what_it_cannot_read(text: str) -> None:
+    arguments, raw, error = parse_tool_arguments(text)
+    assert isinstance(arguments, dict)
+    if error is not None:
+        assert (arguments, raw) == ({}, text)
+
+
+@given(st.lists(st.text() | st.builds(json.dumps, JSON_VALUES), max_size=6))
+def test_stream_data_never_raises_and_ends_in_a_response(lines: list[str]) -> None:
+    acc = StreamAccumulator()
+    for line in lines:
+        acc.add_data(line)
+    response = acc.response()
+    assert response.ok or response.error is not None
+
+
 @pytest.mark.parametrize("text", [DEEP, '{"a": ' + DEEP + "}", "[" * 100_000])
 def test_load_json_reports_deep_nesting_as_value_error(text: str) -> None:
     with pytest.raises(ValueError, match=r"nested too deeply|Expecting"):
