@@ -170,3 +170,12 @@ def test_a_stream_chunk_that_is_not_an_object_is_bad_response(data: str) -> None
     buffered = parse_completion(json.loads(data))
     assert buffered.error is not None
     assert buffered.error.kind is response.error.kind
+
+
+@given(st.text() | st.builds(json.dumps, JSON_VALUES))
+def test_summarise_body_and_classify_never_raise_and_stay_short(text: str) -> None:
+    assert len(summarise_body(text)) <= 300
+    error = classify(RuntimeError(text), status_code=500)
+    # A 500, refined by hints in the text ("timed out", "connection reset").
+    assert error.kind in (ErrorKind.SERVER, ErrorKind.TIMEOUT, ErrorKind.CONNECTION)
+    assert len(error.message) <= 320
