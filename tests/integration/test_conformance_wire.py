@@ -231,8 +231,15 @@ def test_a_non_object_data_line_is_bad_response_streamed_as_buffered(
     assert streamed_kind == buffered_kind == (ErrorKind.BAD_RESPONSE, 1)
 
 
-def test_usage_the_stream_did_not_report_is_unknown(make: Make, streamed: Call) -> None:
-    with raw_server(sse_answer(frame({"content": "hello"}), frame({}, "stop"), DONE)) as server:
+AZURE_FIRST = b'data: {"id": "", "object": "", "created": 0, "model": "", "choices": []}\n\n'
+
+
+@pytest.mark.parametrize("first", [b"", AZURE_FIRST], ids=["plain", "azure-empty-first-chunk"])
+def test_usage_the_stream_did_not_report_is_unknown(
+    make: Make, streamed: Call, first: bytes
+) -> None:
+    answer = sse_answer(first, frame({"content": "hello"}), frame({}, "stop"), DONE)
+    with raw_server(answer) as server:
         response = streamed(make(server))
     assert response.ok
     assert response.content == "hello"
