@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-import llmport.registry as registry
+import llmport._provider_table as registry
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -119,8 +119,8 @@ class Profiles(Mapping[str, Profile]):
         self, profile: Profile, settings: Mapping[str, Any], built: dict[str, BaseLLM]
     ) -> BaseLLM:
         """Build `profile`, reusing what `built` already holds for shared members."""
+        from llmport._provider_table import cached
         from llmport.fallback import FallbackLLM
-        from llmport.registry import cached
 
         if profile.name in built:
             return built[profile.name]
@@ -155,7 +155,7 @@ class Profiles(Mapping[str, Profile]):
 
 def _build_provider(profile: Profile, values: dict[str, Any], *, one_off: bool) -> BaseLLM:
     """The provider of `profile`; with a budget, one instance per profile shares it."""
-    from llmport.registry import build_provider, cached
+    from llmport._provider_table import build_provider, cached
 
     provider = str(profile.provider)
     if profile.budget is None:
@@ -356,7 +356,7 @@ class _Checker:
             self.fail(str(exc), name, "budget")
 
     def check_settings(self, name: str, provider: str, settings: dict[str, Any]) -> None:
-        from llmport.registry import _resolve
+        from llmport._provider_table import _resolve
 
         try:
             config_class = _resolve(provider).config_class
