@@ -51,11 +51,10 @@ def dump_yaml(data: dict[str, Any], header: list[str]) -> str:
     """`data` as block-style YAML in key order, below `header` written as comments."""
     yaml = import_yaml()
 
-    class Dumper(yaml.SafeDumper):  # type: ignore[misc]
-        def ignore_aliases(self, data: Any) -> bool:
-            return True  # a group's deployment repeats its first member's: write it out
-
-    body = yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
+    # A group's deployment repeats its first member's parameters: write them out again
+    # rather than as a YAML alias.
+    dumper = type("Dumper", (yaml.SafeDumper,), {"ignore_aliases": lambda self, data: True})
+    body = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header)
     return comments + str(body)
 
