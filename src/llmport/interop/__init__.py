@@ -10,7 +10,7 @@ Each function returns a `Converted`: the data, its text (YAML or TOML), and the
 `Note`s (file, key, reason) for what the other side cannot express.
 """
 
-from llmport.interop._common import Converted, Note
+from llmport.interop._common import Converted, Note, read_profiles
 from llmport.interop.lighteval import export_lighteval
 from llmport.interop.proxy_export import export_litellm_proxy
 from llmport.interop.proxy_import import import_litellm_proxy
@@ -21,4 +21,5 @@ __all__ = [
     "export_lighteval",
     "export_litellm_proxy",
     "import_litellm_proxy",
+    "read_profiles",
 ]

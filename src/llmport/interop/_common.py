@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmport.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from llmport.profiles import Profiles
 
 #: The `model_info` key under which an export keeps what only llmport reads.
 MARKER = "llmport"
@@ -77,3 +80,18 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: file: must be a mapping (model_list, ...)")
     return data
+
+
+def read_profiles(path: str | os.PathLike[str] | None) -> Profiles:
+    """Read and check a profiles file (default `LLMPORT_CONFIG`) without making it active.
+
+    Raises:
+        ConfigurationError: no file is named, or it is not a valid profiles file.
+    """
+    from llmport.profiles import CONFIG_ENV, _read
+
+    if path is None:
+        path = os.environ.get(CONFIG_ENV, "").strip()
+        if not path:
+            raise ConfigurationError(f"no profiles file: pass --config or set {CONFIG_ENV}")
+    return _read(Path(path))

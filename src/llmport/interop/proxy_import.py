@@ -85,9 +85,12 @@ class _Importer:
         if not isinstance(models, list) or not models:
             raise self.fail("model_list", "must be a non-empty list of deployments")
         fallbacks = self.settings(config)
-        for key in config:
-            if key not in ("model_list", "router_settings", "litellm_settings"):
-                self.note(key, "proxy settings have no place in a profiles file")
+        for key, value in config.items():
+            if key in ("model_list", "router_settings", "litellm_settings"):
+                continue
+            for sub in value if isinstance(value, dict) else [None]:
+                where = key if sub is None else f"{key}.{sub}"
+                self.note(where, "a setting of the proxy server, not of a profile")
         by_name: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         for index, entry in enumerate(models):
             if not isinstance(entry, dict) or not isinstance(entry.get("model_name"), str):
@@ -257,7 +260,10 @@ class _Importer:
         extra: dict[str, Any] = {}
         for param, value in params.items():
             if isinstance(value, str) and value.startswith(ENV_PREFIX):
-                self.note(f"{where}.{param}", "a profile names only its key's variable")
+                self.note(
+                    f"{where}.{param}",
+                    "only the key can come from the environment (api_key_env): write the value",
+                )
             elif param in (*PROVIDER_PARAMS[provider], *SHARED_PARAMS):
                 table[param] = value
             elif param in ROUTER_PARAMS:
