@@ -23,6 +23,7 @@ def profiles(tmp_path: Path, text: str) -> Profiles:
 
 def deployment(config: dict[str, Any], name: str) -> dict[str, Any]:
     (found,) = [d for d in config["model_list"] if d["model_name"] == name]
+    assert isinstance(found, dict)
     return found
 
 
@@ -174,3 +175,9 @@ def test_settings_the_proxy_has_no_place_for_are_reported_and_kept_for_the_way_b
     ]
     kept = deployment(exported.data, "strong")["model_info"]["llmport"]["settings"]
     assert kept == {"retry": {"max_attempts": 2}}
+
+
+def test_a_profile_name_the_proxy_would_read_as_a_wildcard_is_refused(tmp_path: Path) -> None:
+    text = '[profiles."gpt-*"]\nprovider = "litellm"\nchat_model = "openai/m"\n'
+    with pytest.raises(ConfigurationError, match=r"profiles\.gpt-\*: .* wildcard"):
+        export_litellm_proxy(profiles(tmp_path, text))

@@ -171,3 +171,27 @@ def test_a_fallback_to_an_unknown_model_is_refused_with_the_profile_error(tmp_pa
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     with pytest.raises(ConfigurationError, match="unknown member profile 'nowhere'"):
         import_litellm_proxy(path)
+
+
+def test_an_exported_group_whose_fallbacks_were_edited_is_read_from_the_fallbacks(
+    tmp_path: Path,
+) -> None:
+    marker = {"llmport": {"members": ["a", "b"]}}
+    config = {
+        "model_list": [
+            deployment("a", "openai/a"),
+            deployment("b", "openai/b"),
+            deployment("c", "openai/c"),
+            {**deployment("g", "openai/a"), "model_info": marker},
+        ],
+        "router_settings": {"fallbacks": [{"g": ["c"]}]},  # was [b] when exported
+    }
+    profiles, notes = imported(tmp_path, config)
+    assert profiles["g"]["members"] == ["g-1", "c"]
+    assert [n.key for n in notes] == ["model_list[3].model_info.llmport.members"]
+
+
+def test_other_model_info_is_reported(tmp_path: Path) -> None:
+    config = {"model_list": [{**deployment("m", "openai/m"), "model_info": {"id": "x"}}]}
+    _, notes = imported(tmp_path, config)
+    assert [n.key for n in notes] == ["model_list[0].model_info.id"]

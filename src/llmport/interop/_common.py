@@ -57,7 +57,7 @@ def dump_yaml(data: dict[str, Any], header: list[str]) -> str:
     # A group's deployment repeats its first member's parameters: write them out again
     # rather than as a YAML alias.
     dumper = type("Dumper", (yaml.SafeDumper,), {"ignore_aliases": lambda self, data: True})
-    body = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(data, Dumper=dumper, sort_keys=False, width=100)
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header)
     return comments + str(body)
 

@@ -73,6 +73,11 @@ class _Exporter:
         self.notes.append(Note(str(self.profiles.path), key, reason))
 
     def deployment(self, profile: Profile) -> dict[str, Any]:
+        if "*" in profile.name:
+            raise ConfigurationError(
+                f"{self.profiles.path}: profiles.{profile.name}: the proxy reads a model_name "
+                "with '*' as a wildcard; rename the profile"
+            )
         marker: dict[str, Any] = {}
         if profile.is_group:
             tried = self.leaves(profile.name)
@@ -138,7 +143,10 @@ class _Exporter:
         for key in (*PROVIDER_PARAMS[provider], *SHARED_PARAMS):
             if key in settings:
                 params[key] = settings.pop(key)
-        for key, value in settings.pop("extra_params", {}).items():
+        extra = settings.pop("extra_params", {})
+        if not extra and "extra_params" in profile.settings:
+            marker["settings"] = {"extra_params": {}}  # written, though empty: kept as is
+        for key, value in extra.items():
             if key in params or key in SHARED_PARAMS:
                 raise ConfigurationError(
                     f"{self.profiles.path}: {where}.extra_params.{key}: also a setting of the "
@@ -146,7 +154,7 @@ class _Exporter:
                 )
             params[key] = value
         if settings:
-            marker["settings"] = settings
+            marker["settings"] = {**marker.get("settings", {}), **settings}
             for key in settings:
                 self.note(f"{where}.{key}", _LOST.get(key, "no LiteLLM proxy equivalent"))
         return params
