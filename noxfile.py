@@ -86,6 +86,7 @@ def integration(session: nox.Session) -> None:
         "-m",
         "integration",
         "tests/integration/test_litellm_proxy.py",
+        "tests/integration/test_profiles_proxy.py",
         "tests/integration/test_router_redis.py",
         "tests/integration/test_budget_redis.py",
         "tests/integration/test_confirmation_redis.py",
