@@ -118,3 +118,23 @@ def test_lighteval_reads_the_exported_file(profiles: Profiles, tmp_path: Path) -
     generation = config.generation_parameters
     assert (generation.temperature, generation.max_new_tokens) == (0.2, 256)
     assert generation.stop_tokens == ["###"]
+
+
+def test_another_profiles_literal_key_does_not_stop_the_export(tmp_path: Path) -> None:
+    path = tmp_path / "llmport.toml"
+    path.write_text(
+        PROFILES + '\n[profiles.other]\nprovider = "litellm"\nchat_model = "m"\napi_key = "sk-1"\n'
+    )
+    assert export_lighteval(read_profiles(path), "judge").data["model_parameters"]
+
+
+def test_retry_settings_lighteval_has_no_place_for_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "llmport.toml"
+    text = PROFILES.replace("multiplier = 3.0 }", "multiplier = 3.0, deadline = 9.0 }")
+    path.write_text(text.replace("[profiles.strong]", "max_connections = 3\n\n[profiles.strong]"))
+    keys = [note.key for note in export_lighteval(read_profiles(path), "judge").notes]
+    assert keys == [
+        "profiles.judge.logprobs",
+        "profiles.judge.max_connections",
+        "profiles.judge.retry.deadline",
+    ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from llmport.errors import ConfigurationError
 from llmport.interop._common import Converted, Note, dump_yaml
-from llmport.interop.proxy_export import export_litellm_proxy
+from llmport.interop.proxy_export import deployment_params
 from llmport.profiles import Profiles
 
 __all__ = ["export_lighteval"]
@@ -55,9 +55,7 @@ def export_lighteval(profiles: Profiles, name: str) -> Converted:
         raise ConfigurationError(
             f"{where}: profiles.{name}: {what}; LightEval evaluates one single profile"
         )
-    proxy = export_litellm_proxy(profiles)
-    deployment = next(d for d in proxy.data["model_list"] if d["model_name"] == name)
-    params = dict(deployment["litellm_params"])
+    params, others = deployment_params(profiles, name)
     model = params.pop("model")
     model_parameters: dict[str, Any] = {"model_name": model}
     if "/" in model:
@@ -67,16 +65,18 @@ def export_lighteval(profiles: Profiles, name: str) -> Converted:
     params.pop("api_key", None)  # a reference LightEval would send as the key itself
     if "timeout" in params:
         model_parameters["timeout"] = params.pop("timeout")
-    retry = profile.settings.get("retry") or {}
+    retry = dict(others.pop("retry", {}))
     for ours, theirs in _RETRY.items():
         if ours in retry:
-            model_parameters[theirs] = retry[ours]
+            model_parameters[theirs] = retry.pop(ours)
+    others.update({f"retry.{key}": value for key, value in retry.items()})
     generation = {_GENERATION[k]: params.pop(k) for k in list(params) if k in _GENERATION}
     if generation:
         model_parameters["generation_parameters"] = generation
     notes = [
         Note(where, f"profiles.{name}.{k}", "LightEval's config has no such setting")
-        for k in params
+        for k in [*params, *others]
+        if others.get(k) != {}  # an empty extra_params says nothing
     ]
     data: dict[str, Any] = {"model_parameters": model_parameters}
     header = [f"LightEval LiteLLM model config exported by llmport from {where}, profile {name!r}."]

@@ -25,7 +25,7 @@ from llmport.errors import ConfigurationError, ErrorKind
 from llmport.interop._common import ENV_PREFIX, MARKER, SECRET_HEADERS, Converted, Note, dump_yaml
 from llmport.profiles import Profile, Profiles
 
-__all__ = ["export_litellm_proxy"]
+__all__ = ["deployment_params", "export_litellm_proxy"]
 
 #: Settings with the same name and meaning in a deployment's `litellm_params`.
 SHARED_PARAMS = ("temperature", "top_p", "max_tokens", "seed", "timeout", "extra_headers")
@@ -60,6 +60,16 @@ def export_litellm_proxy(profiles: Profiles) -> Converted:
         header.append("What the proxy does not do as the profiles do:")
         header += [f"  {note.key}: {note.reason}" for note in exporter.notes]
     return Converted(data, dump_yaml(data, header), tuple(exporter.notes))
+
+
+def deployment_params(profiles: Profiles, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `litellm_params` of single profile `name`, and the settings they cannot hold.
+
+    Raises:
+        ConfigurationError: as `export_litellm_proxy`, for this profile only.
+    """
+    params, marker = _Exporter(profiles).single(name)
+    return params, dict(marker.get("settings", {}))
 
 
 class _Exporter:
