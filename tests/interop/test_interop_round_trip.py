@@ -44,6 +44,7 @@ def single(draw: st.DrawFn) -> dict[str, Any]:
         "max_tokens": st.integers(min_value=1, max_value=10**6),
         "seed": st.integers(min_value=-(2**31), max_value=2**31),
         "timeout": st.floats(min_value=0.5, max_value=600, allow_nan=False),
+        "total_timeout": st.floats(min_value=0.5, max_value=600, allow_nan=False),
         "extra_params": EXTRA,
         "extra_headers": HEADERS,
         "retry": st.fixed_dictionaries({}, optional={"max_attempts": st.integers(1, 20)}),

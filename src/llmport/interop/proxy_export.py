@@ -39,6 +39,7 @@ KIND_LISTS = {
 #: Why a setting kept only in `model_info.llmport` does nothing on the proxy.
 _LOST = {
     "retry": "the proxy does not run llmport's retry policy (clients keep their own)",
+    "total_timeout": "a budget for all of a client's attempts (clients keep their own)",
     "disable_streaming_logging": "a switch of the calling process, not of a deployment",
     "max_connections": "the proxy manages its own connection pools",
     "api_base": "openai_compatible does not use api_base (base_url is exported)",
