@@ -181,3 +181,23 @@ def test_a_profile_name_the_proxy_would_read_as_a_wildcard_is_refused(tmp_path: 
     text = '[profiles."gpt-*"]\nprovider = "litellm"\nchat_model = "openai/m"\n'
     with pytest.raises(ConfigurationError, match=r"profiles\.gpt-\*: .* wildcard"):
         export_litellm_proxy(profiles(tmp_path, text))
+
+
+BUDGET = '\nbudget = { usd = 5.0, per = "day", key = "org", redis_timeout = 0.5 }\n'
+
+
+def test_a_budget_is_reported_and_comes_back_on_import(tmp_path: Path) -> None:
+    from llmport.interop import import_litellm_proxy
+
+    exported = export_litellm_proxy(profiles(tmp_path, GROUP + BUDGET))
+    assert "profiles.quality.budget" in [n.key for n in exported.notes]
+    config = tmp_path / "config.yaml"
+    config.write_text(exported.text, encoding="utf-8")
+    back = import_litellm_proxy(config).data["profiles"]["quality"]
+    assert back["budget"] == {"usd": 5.0, "per": "day", "key": "org", "redis_timeout": 0.5}
+
+
+def test_a_budget_redis_password_is_refused(tmp_path: Path) -> None:
+    text = SINGLES + 'budget = { usd = 1.0, redis_url = "redis://:hunter22@127.0.0.1:6379/0" }\n'
+    with pytest.raises(ConfigurationError, match=r"strong\.budget\.redis_url: holds a password"):
+        export_litellm_proxy(profiles(tmp_path, text))

@@ -45,6 +45,8 @@ def single(draw: st.DrawFn) -> dict[str, Any]:
         "seed": st.integers(min_value=-(2**31), max_value=2**31),
         "timeout": st.floats(min_value=0.5, max_value=600, allow_nan=False),
         "total_timeout": st.floats(min_value=0.5, max_value=600, allow_nan=False),
+        "input_cost_per_token": FLOATS,
+        "cached_input_cost_per_token": FLOATS,
         "extra_params": EXTRA,
         "extra_headers": HEADERS,
         "retry": st.fixed_dictionaries({}, optional={"max_attempts": st.integers(1, 20)}),

@@ -78,6 +78,8 @@ def export_lighteval(profiles: Profiles, name: str) -> Converted:
         for k in [*params, *others]
         if others.get(k) != {}  # an empty extra_params says nothing
     ]
+    if profile.budget is not None:
+        notes.append(Note(where, f"profiles.{name}.budget", "LightEval has no spending limit"))
     data: dict[str, Any] = {"model_parameters": model_parameters}
     header = [f"LightEval LiteLLM model config exported by llmport from {where}, profile {name!r}."]
     if profile.api_key_env:

@@ -19,7 +19,9 @@ profiles back.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.interop._common import ENV_PREFIX, MARKER, SECRET_HEADERS, Converted, Note, dump_yaml
@@ -28,7 +30,10 @@ from llmport.profiles import Profile, Profiles
 __all__ = ["deployment_params", "export_litellm_proxy"]
 
 #: Settings with the same name and meaning in a deployment's `litellm_params`.
-SHARED_PARAMS = ("temperature", "top_p", "max_tokens", "seed", "timeout", "extra_headers")
+SHARED_PARAMS = (
+    *("temperature", "top_p", "max_tokens", "seed", "timeout", "extra_headers"),
+    *("input_cost_per_token", "output_cost_per_token"),
+)
 #: The providers whose profiles become deployments, and what each adds to SHARED_PARAMS.
 PROVIDER_PARAMS = {"litellm": ("api_base", "drop_params"), "openai_compatible": ()}
 #: Error kinds that have their own fallback list on the proxy.
@@ -36,9 +41,13 @@ KIND_LISTS = {
     ErrorKind.CONTEXT_LENGTH: "context_window_fallbacks",
     ErrorKind.CONTENT_FILTER: "content_policy_fallbacks",
 }
+#: The errors a proxy can answer with: budgets are llmport's own, checked in the client.
+PROXY_KINDS = frozenset(ErrorKind) - {ErrorKind.BUDGET, ErrorKind.BUDGET_UNAVAILABLE}
 #: Why a setting kept only in `model_info.llmport` does nothing on the proxy.
 _LOST = {
     "retry": "the proxy does not run llmport's retry policy (clients keep their own)",
+    "budget": "the proxy keeps budgets per key, team or user in its database (kept for "
+    "the way back)",
     "total_timeout": "a budget for all of a client's attempts (clients keep their own)",
     "disable_streaming_logging": "a switch of the calling process, not of a deployment",
     "max_connections": "the proxy manages its own connection pools",
@@ -79,6 +88,7 @@ class _Exporter:
         self.notes: list[Note] = []
         self.groups: dict[str, list[str]] = {}
         self.singles: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.tables: dict[str, Any] | None = None
 
     def note(self, key: str, reason: str) -> None:
         self.notes.append(Note(str(self.profiles.path), key, reason))
@@ -100,12 +110,36 @@ class _Exporter:
         else:
             params, own = self.single(profile.name)
             marker.update(own)
+        if profile.budget is not None:
+            marker["budget"] = self.budget(profile)
+            self.note(f"profiles.{profile.name}.budget", _LOST["budget"])
         if self.profiles.default == profile.name:
             marker["default"] = True
         entry: dict[str, Any] = {"model_name": profile.name, "litellm_params": params}
         if marker:
             entry["model_info"] = {MARKER: marker}
         return entry
+
+    def budget(self, profile: Profile) -> dict[str, Any]:
+        """The profile's budget table as the file writes it (never a Redis password)."""
+        if self.tables is None:
+            self.tables = _tables(self.profiles)
+        table = dict(self.tables.get(profile.name, {}).get("budget") or {})
+        if not table:
+            budget = profile.budget
+            assert budget is not None
+            values: dict[str, Any] = {"usd": budget.usd, "tokens": budget.tokens, "per": budget.per}
+            values |= {"key": budget.key, "redis_url": budget.redis_url}
+            table = {k: v for k, v in values.items() if v is not None}
+            if budget.fail_open:
+                table["fail_open"] = True
+        url = table.get("redis_url")
+        if isinstance(url, str) and urlsplit(url).password:
+            raise ConfigurationError(
+                f"{self.profiles.path}: profiles.{profile.name}.budget.redis_url: holds a "
+                "password, and a credential is never exported"
+            )
+        return table
 
     def leaves(self, name: str) -> list[str]:
         """The single profiles a group tries, in order, each once."""
@@ -196,7 +230,7 @@ class _Exporter:
 
     def note_kinds(self, name: str, settings: dict[str, Any]) -> None:
         """Report the errors on which the proxy falls back but the group does not."""
-        on_proxy = set(ErrorKind)
+        on_proxy = set(PROXY_KINDS)
         for kind, key in KIND_LISTS.items():
             if key in settings and kind not in self.kinds(name):
                 on_proxy.discard(kind)
@@ -207,3 +241,16 @@ class _Exporter:
                 f"the proxy also falls back on {', '.join(extra)} errors (it has no setting "
                 "for which errors a group falls back on)",
             )
+
+
+def _tables(profiles: Profiles) -> dict[str, Any]:
+    """The profile tables as written in the file (empty if it cannot be read again)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        tables = tomllib.loads(profiles.path.read_text(encoding="utf-8")).get("profiles")
+    except (OSError, ValueError):
+        return {}
+    return tables if isinstance(tables, dict) else {}

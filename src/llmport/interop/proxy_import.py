@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llmport.errors import ConfigurationError, ErrorKind
+from llmport.errors import ConfigurationError
 from llmport.interop._common import ENV_PREFIX, MARKER, Converted, Note, read_yaml
 from llmport.interop._toml_write import profiles_toml
-from llmport.interop.proxy_export import KIND_LISTS, PROVIDER_PARAMS, SHARED_PARAMS
+from llmport.interop.proxy_export import KIND_LISTS, PROVIDER_PARAMS, PROXY_KINDS, SHARED_PARAMS
 
 __all__ = ["import_litellm_proxy"]
 
@@ -181,6 +181,8 @@ class _Importer:
             known = all(isinstance(m, str) and m in self.profiles for m in members)
             if known and self.leaves(name)[1:] == rest:
                 self.group(name, members, marker.get("fallback_on"))
+                if "budget" in marker:
+                    self.profiles[name]["budget"] = marker["budget"]
             else:
                 self.note(
                     f"model_list[{entry[0]}].model_info.{MARKER}.members",
@@ -203,7 +205,7 @@ class _Importer:
         """The errors on which the proxy falls back from `name` (None: llmport's default)."""
         if not rest:
             return None
-        kinds = set(ErrorKind)
+        kinds = set(PROXY_KINDS)
         for kind, key in KIND_LISTS.items():
             own = fallbacks[key].get(name)
             if fallbacks[key] and own is None:
@@ -275,4 +277,6 @@ class _Importer:
         settings = marker.get("settings") or {}
         if isinstance(settings, dict):
             table.update(settings)
+        if "budget" in marker:
+            table["budget"] = marker["budget"]
         self.profiles[name] = table
