@@ -1,4 +1,4 @@
-"""Command line: `llmport demo | chat | ping | config | gateway`.
+"""Command line: `llmport demo | chat | ping | config | gateway | profiles`.
 
 `demo` starts the local gateway on 127.0.0.1 and drives the real LiteLLM
 provider through it: no API key and no internet needed. `chat`, `ping` and
@@ -80,7 +80,51 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
     gateway.add_argument("--api-key", default=None, help="require this bearer key")
     gateway.set_defaults(handler=_gateway)
+    _profiles_parser(commands)
     return parser
+
+
+def _profiles_parser(commands: Any) -> None:
+    profiles = commands.add_parser(
+        "profiles", help="export the profiles file to a LiteLLM proxy or LightEval, or import"
+    )
+    actions = profiles.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = actions.add_parser("export", help="print the profiles in another tool's format")
+    export.add_argument("--format", required=True, choices=["litellm-proxy", "lighteval"])
+    export.add_argument("--config", default=None, help="profiles file (default: LLMPORT_CONFIG)")
+    export.add_argument("--profile", default=None, help="the profile to export (lighteval)")
+    export.set_defaults(handler=_profiles_export)
+    imports = actions.add_parser("import", help="print the profiles file equivalent to FILE")
+    imports.add_argument("--format", required=True, choices=["litellm-proxy"])
+    imports.add_argument("file", help="a LiteLLM proxy config.yaml")
+    imports.set_defaults(handler=_profiles_import)
+
+
+def _profiles_export(args: argparse.Namespace) -> int:
+    from llmport.errors import ConfigurationError
+    from llmport.interop import export_lighteval, export_litellm_proxy, read_profiles
+
+    if args.format == "lighteval" and not args.profile:
+        raise ConfigurationError("--format lighteval exports one profile: pass --profile NAME")
+    profiles = read_profiles(args.config)
+    if args.format == "lighteval":
+        converted = export_lighteval(profiles, args.profile)
+    else:
+        converted = export_litellm_proxy(profiles)
+    return _print_converted(converted)
+
+
+def _profiles_import(args: argparse.Namespace) -> int:
+    from llmport.interop import import_litellm_proxy
+
+    return _print_converted(import_litellm_proxy(args.file))
+
+
+def _print_converted(converted: Any) -> int:
+    sys.stdout.write(converted.text)
+    for note in converted.notes:
+        sys.stderr.write(f"llmport: not carried over: {note}\n")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
