@@ -8,6 +8,7 @@ without `litellm[proxy]`, unless LLMPORT_REQUIRE_INTEGRATION=1 (`nox -s integrat
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -23,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "proxy"))
 from proxy_harness import ProxyProcess, start_proxy
 
 try:
-    import fastapi  # noqa: F401  (one of litellm[proxy]'s packages)
-    import litellm.proxy.proxy_server  # noqa: F401
+    importlib.import_module("fastapi")  # one of litellm[proxy]'s packages
+    importlib.import_module("litellm.proxy.proxy_server")
 except ImportError as exc:
     _REASON = f"litellm[proxy] is not installed ({exc}): run nox -s integration"
     if os.environ.get("LLMPORT_REQUIRE_INTEGRATION") == "1":
