@@ -96,7 +96,9 @@ def test_response_is_a_mutable_pydantic_model_like_directors() -> None:
 
 def test_base_llm_needs_only_chat_completions() -> None:
     class Echo(BaseLLM):
-        def chat_completions(self, messages: Any, tools: Any = None) -> LLMResponse:
+        def chat_completions(
+            self, messages: Any, tools: Any = None, stop: Any = None, response_format: Any = None
+        ) -> LLMResponse:
             return LLMResponse(content=messages[-1]["content"], status=True)
 
     llm = Echo(BaseLLMConfig(chat_model="echo", api_key="k", temperature=0.3))

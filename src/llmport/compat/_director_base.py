@@ -143,6 +143,15 @@ class BaseLLM(abc.ABC):
 
     @abc.abstractmethod
     def chat_completions(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        stop: str | list[str] | None = None,
+        response_format: Any = None,
     ) -> LLMResponse:
-        """Send a chat completion and return Director's `LLMResponse`."""
+        """Send a chat completion and return Director's `LLMResponse`.
+
+        The signature is that of Director's providers, so the call forms its agents
+        use (`chat_completions([message])`, `response_format=...`, `stop=...`)
+        type-check on whatever `get_default_llm()` returns.
+        """
