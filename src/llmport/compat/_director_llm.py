@@ -127,16 +127,23 @@ class LLMPortBacked(BaseLLM):
     def _format_messages(self, messages: Sequence[Any]) -> list[dict[str, Any]]:
         """Messages for the backend: Director-shaped assistant tool calls become OpenAI's.
 
-        `{"id", "tool": {"name", "arguments"}, "type"}` becomes `{"id", "type",
-        "function": {"name", "arguments": "<JSON>"}}`; every other message, tool results
+        `{"id", "tool": {"name", "arguments"}, "type"}` becomes `{"id", "type":
+        "function", "function": {"name", "arguments": "<JSON>"}}` (arguments that did
+        not parse go back as the model's own text); every other message, tool results
         included, passes through unchanged.
+
+        Raises:
+            ValueError: a tool call has neither shape, or its arguments are not JSON-able.
         """
         formatted: list[dict[str, Any]] = []
         for index, message in enumerate(messages):
             if not isinstance(message, Mapping):
                 formatted.append(message)  # llmport's message check says what is wrong
             elif message.get("role") == "assistant" and message.get("tool_calls"):
-                calls = [_openai_tool_call(index, call) for call in message["tool_calls"]]
+                calls = [
+                    _openai_tool_call(index, position, call)
+                    for position, call in enumerate(message["tool_calls"])
+                ]
                 formatted.append(
                     {"role": "assistant", "content": message.get("content"), "tool_calls": calls}
                 )
@@ -186,7 +193,7 @@ class LLMPortBacked(BaseLLM):
         return result
 
 
-def _openai_tool_call(index: int, call: Any) -> dict[str, Any]:
+def _openai_tool_call(index: int, position: int, call: Any) -> dict[str, Any]:
     if isinstance(call, Mapping) and "function" in call:
         return dict(call)  # already in the OpenAI shape
     tool = call.get("tool") if isinstance(call, Mapping) else None
@@ -195,15 +202,33 @@ def _openai_tool_call(index: int, call: Any) -> dict[str, Any]:
             f"messages[{index}].tool_calls must look like "
             "{'id': ..., 'tool': {'name': ..., 'arguments': {...}}, 'type': 'function'}"
         )
-    arguments = tool.get("arguments")
+    # "function" whatever the stored type: Director's Anthropic provider kept "tool_use".
     return {
         "id": call["id"],
-        "function": {
-            "name": tool["name"],
-            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
-        },
-        "type": call.get("type", "function"),
+        "function": {"name": tool["name"], "arguments": _encoded_arguments(index, position, tool)},
+        "type": "function",
     }
+
+
+def _encoded_arguments(index: int, position: int, tool: Mapping[str, Any]) -> str:
+    """The arguments as the JSON text the backend expects.
+
+    Arguments that did not parse go back as the text the model sent (as llmport's
+    `ToolCall.to_message` does), unless the app has filled them in since.
+    """
+    arguments = tool.get("arguments")
+    raw = tool.get("raw_arguments")
+    if tool.get("arguments_error") and isinstance(raw, str) and not arguments:
+        return raw
+    if isinstance(arguments, str):
+        return arguments
+    try:
+        return json.dumps(arguments or {})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"messages[{index}].tool_calls[{position}] ({tool['name']}): "
+            f"arguments cannot be encoded as JSON: {exc}"
+        ) from None
 
 
 class KeyRequiredConfig(BaseLLMConfig):
