@@ -198,6 +198,24 @@ def test_empty_chat_model_is_a_configuration_error_naming_the_variable() -> None
         OpenAI(OpenaiConfig(api_key="k", chat_model=""))
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("temperature", 3.0), ("top_p", 2.0), ("max_tokens", 0), ("timeout", 0)],
+)
+def test_a_setting_llmport_rejects_fails_at_construction_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: float
+) -> None:
+    monkeypatch.setenv(f"LITELLM_{setting.upper()}", str(value))
+    with pytest.raises(llmport.ConfigurationError, match=f"LITELLM_{setting.upper()}"):
+        LiteLLM()
+
+
+def test_a_sampling_setting_a_provider_does_not_send_is_not_checked() -> None:
+    # AnthropicAI sends max_tokens only, as Director's does.
+    llm = AnthropicAI(AnthropicAIConfig(api_key="sk-a", temperature=3.0))
+    assert llm.temperature == 3.0
+
+
 # --- providers: the litellm model string and what is sent ----------------------------------
 
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from llmport._validation import check_tools
+from llmport._validation import check_sampling, check_tools, positive_number
 from llmport.base import BaseLLM as NativeLLM
 from llmport.base import ChatRequest
 from llmport.compat._director_base import BaseLLM, BaseLLMConfig, LLMResponse
@@ -95,13 +95,32 @@ class LLMPortBacked(BaseLLM):
         """
         super().__init__(config if config is not None else self.config_class())
         if not self.chat_model:
-            variable = f"{self.config.model_config.get('env_prefix', '')}CHAT_MODEL"
             raise ConfigurationError(
-                f"{type(self).__name__} has no chat_model: set {variable} or pass chat_model=..."
+                f"{type(self).__name__} has no chat_model: {self._how_to_set('chat_model')}"
             )
         self._engine_key: tuple[str, str] | None = None
         self._engine: NativeLLM | None = None
-        self._current_engine()  # settings llmport rejects fail here, not on the first call
+        # Settings llmport rejects fail here, not on every call.
+        self._current_engine()
+        self._check_sent_settings()
+
+    def _how_to_set(self, name: str) -> str:
+        prefix = self.config.model_config.get("env_prefix", "")
+        return f"set {prefix}{name.upper()} or pass {name}=..."
+
+    def _check_sent_settings(self) -> None:
+        """The sampling settings and timeout sent on every call, checked once."""
+        for name in (*self.forwarded, "timeout"):
+            value = getattr(self, name)
+            try:
+                if name == "timeout":
+                    positive_number(name, value)
+                else:
+                    check_sampling(name, value)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"{type(self).__name__}: {exc}; {self._how_to_set(name)}"
+                ) from None
 
     def _model(self) -> str:
         """The model string llmport's provider is called with."""
