@@ -110,3 +110,17 @@ def test_director_calls_go_back_as_llmports_own_tool_call_messages(
     native = NativeResponse(status=LLMResponseStatus.SUCCESS, tool_calls=native_calls)
     director = LLMResponse.from_response(native)
     assert formatted_calls(director.tool_calls) == [call.to_message() for call in native_calls]
+
+
+@pytest.mark.parametrize("tool_calls", [5, True, "call", {"id": "tc1"}])
+def test_tool_calls_that_are_not_a_list_raise_value_error(tool_calls: Any) -> None:
+    message = {"role": "assistant", "content": "", "tool_calls": tool_calls}
+    with pytest.raises(ValueError, match=r"messages\[1\]\.tool_calls must be a list"):
+        LiteLLM(LiteLLMConfig())._format_messages([*USER, message])
+
+
+@pytest.mark.parametrize("messages", [None, 5])
+def test_messages_that_are_not_a_list_raise_value_error(fake_litellm: Any, messages: Any) -> None:
+    with pytest.raises(ValueError, match="messages must be a list"):
+        LiteLLM().chat_completions(messages)
+    fake_litellm.completion.assert_not_called()

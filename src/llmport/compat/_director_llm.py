@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from llmport._validation import check_sampling, check_tools, positive_number
+from llmport._validation import check_messages, check_sampling, check_tools, positive_number
 from llmport.base import BaseLLM as NativeLLM
 from llmport.base import ChatRequest
 from llmport.compat._director_base import BaseLLM, BaseLLMConfig, LLMResponse
@@ -152,13 +152,21 @@ class LLMPortBacked(BaseLLM):
         included, passes through unchanged.
 
         Raises:
-            ValueError: a tool call has neither shape, or its arguments are not JSON-able.
+            ValueError: `messages` is not a list, a message's `tool_calls` is not a list,
+                a tool call has neither shape, or its arguments are not JSON-able.
         """
+        if isinstance(messages, (str, bytes)) or not isinstance(messages, Iterable):
+            check_messages(messages)  # raises, saying what messages must be
         formatted: list[dict[str, Any]] = []
         for index, message in enumerate(messages):
             if not isinstance(message, Mapping):
                 formatted.append(message)  # llmport's message check says what is wrong
             elif message.get("role") == "assistant" and message.get("tool_calls"):
+                if not isinstance(message["tool_calls"], (list, tuple)):
+                    raise ValueError(
+                        f"messages[{index}].tool_calls must be a list, "
+                        f"got {type(message['tool_calls']).__name__}"
+                    )
                 calls = [
                     _openai_tool_call(index, position, call)
                     for position, call in enumerate(message["tool_calls"])
