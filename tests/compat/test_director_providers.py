@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
 
 import llmport
 from llmport import ErrorKind, LLMError, Usage
@@ -25,6 +26,7 @@ from llmport.compat.director import (
     GoogleAI,
     GoogleAIConfig,
     LiteLLM,
+    LiteLLMConfig,
     LLMResponse,
     LLMResponseStatus,
     LLMType,
@@ -208,6 +210,22 @@ def test_a_setting_llmport_rejects_fails_at_construction_naming_the_variable(
     monkeypatch.setenv(f"LITELLM_{setting.upper()}", str(value))
     with pytest.raises(llmport.ConfigurationError, match=f"LITELLM_{setting.upper()}"):
         LiteLLM()
+
+
+def test_a_config_with_directors_enum_prefix_names_the_plain_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Director's configs write env_prefix=EnvPrefix.OPENAI_ (the member, not its value).
+    class AppConfig(LiteLLMConfig):
+        model_config = SettingsConfigDict(env_prefix=EnvPrefix.OPENAI_, extra="ignore")
+
+    class AppLLM(LiteLLM):
+        config_class = AppConfig
+
+    monkeypatch.setenv("OPENAI_TEMPERATURE", "5")
+    with pytest.raises(llmport.ConfigurationError) as raised:
+        AppLLM()
+    assert "set OPENAI_TEMPERATURE or" in str(raised.value)
 
 
 def test_a_sampling_setting_a_provider_does_not_send_is_not_checked() -> None:

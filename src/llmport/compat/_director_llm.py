@@ -105,7 +105,7 @@ class LLMPortBacked(BaseLLM):
         self._check_sent_settings()
 
     def _how_to_set(self, name: str) -> str:
-        prefix = self.config.model_config.get("env_prefix", "")
+        prefix = plain_text(self.config.model_config.get("env_prefix", ""))
         return f"set {prefix}{name.upper()} or pass {name}=..."
 
     def _check_sent_settings(self) -> None:
