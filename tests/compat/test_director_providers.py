@@ -195,6 +195,18 @@ def test_default_api_bases_are_directors(monkeypatch: pytest.MonkeyPatch) -> Non
     assert VideoDBProxyConfig(api_key="k").api_base == "http://127.0.0.1:9000"
 
 
+@pytest.mark.parametrize("base_url", ["api.videodb.io", "ftp://api.videodb.io"])
+def test_a_videodb_base_url_without_http_names_video_db_base_url(
+    monkeypatch: pytest.MonkeyPatch, base_url: str
+) -> None:
+    monkeypatch.setenv("VIDEO_DB_API_KEY", "k")
+    monkeypatch.setenv("VIDEO_DB_BASE_URL", base_url)
+    with pytest.raises(llmport.ConfigurationError) as raised:
+        VideoDBProxy()
+    assert "VIDEO_DB_BASE_URL" in str(raised.value)
+    assert "OPENAI_COMPATIBLE" not in str(raised.value)
+
+
 def test_empty_chat_model_is_a_configuration_error_naming_the_variable() -> None:
     with pytest.raises(llmport.ConfigurationError, match="OPENAI_CHAT_MODEL"):
         OpenAI(OpenaiConfig(api_key="k", chat_model=""))
