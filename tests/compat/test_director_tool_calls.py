@@ -75,7 +75,7 @@ def test_a_call_kept_from_directors_anthropic_provider_is_sent_as_a_function_cal
     assert formatted_calls([director_call({}, "tool_use")])[0]["type"] == "function"
 
 
-@pytest.mark.parametrize("value", [datetime.date(2024, 1, 1), {1, 2}, object()])
+@pytest.mark.parametrize("value", [datetime.date(2024, 1, 1), {1, 2}, object(), float("nan")])
 def test_arguments_json_cannot_encode_raise_value_error_naming_the_call(value: Any) -> None:
     with pytest.raises(ValueError, match=r"messages\[0\]\.tool_calls\[0\].*JSON"):
         formatted_calls([director_call({"when": value})])

@@ -249,9 +249,9 @@ def _encoded_arguments(index: int, position: int, tool: Mapping[str, Any]) -> st
         return raw
     if isinstance(arguments, str):
         return arguments
-    try:
-        return json.dumps(arguments or {})
-    except (TypeError, ValueError) as exc:
+    try:  # strict JSON, as llmport sends everything else (no NaN or Infinity)
+        return json.dumps(arguments or {}, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(
             f"messages[{index}].tool_calls[{position}] ({tool['name']}): "
             f"arguments cannot be encoded as JSON: {exc}"
