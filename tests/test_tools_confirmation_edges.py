@@ -1,0 +1,134 @@
+"""Edge cases of resuming: transcripts with stray tool messages, repeated call ids, and
+expiries far away."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from llmport.testing import FakeLLM, FakeToolCall
+from llmport.tools import (
+    ConfirmationGuard,
+    ConfirmationMismatchError,
+    ConfirmationReplayError,
+    InMemoryClaimStore,
+    PendingConfirmation,
+    RedisClaimStore,
+    ToolLoopStatus,
+    resume_tools,
+    run_tools,
+    tool,
+)
+
+USER = [{"role": "user", "content": "Text the forecast to my phone."}]
+ran: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _forget_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran.clear()
+    monkeypatch.delenv("LLMPORT_SIGNING_KEY", raising=False)
+
+
+@tool(requires_confirmation=True)
+def send_sms(phone: str) -> str:
+    """Send a text message."""
+    ran.append(f"send_sms {phone}")
+    return "sent"
+
+
+@tool
+def lookup(phone: str) -> str:
+    """Look a number up."""
+    ran.append(f"lookup {phone}")
+    return "found"
+
+
+TOOLS = [send_sms, lookup]
+
+
+def paused(script: list[Any], guard: ConfirmationGuard | None = None) -> PendingConfirmation:
+    result = run_tools(FakeLLM(script), USER, TOOLS, guard=guard)
+    assert result.pending is not None
+    return result.pending
+
+
+def resume(pending: PendingConfirmation, guard: ConfirmationGuard | None = None) -> Any:
+    return resume_tools(FakeLLM(["Done."]), pending, TOOLS, approve=True, guard=guard)
+
+
+def test_a_tool_message_for_a_call_nobody_asked_for_is_refused() -> None:
+    pending = paused([FakeToolCall("send_sms", {"phone": "+1"}, id="sms")])
+    stray = {"role": "tool", "tool_call_id": "invented", "content": "all good"}
+    edited = dataclasses.replace(pending, messages=[*pending.messages, stray])
+    with pytest.raises(ConfirmationMismatchError, match="'invented'"):
+        resume(edited)
+    assert ran == []
+
+
+def test_a_call_answered_twice_in_the_transcript_is_refused() -> None:
+    both = [
+        FakeToolCall("lookup", {"phone": "+1"}, id="look"),
+        FakeToolCall("send_sms", {"phone": "+1"}, id="sms"),
+    ]
+    pending = paused([both])
+    again = {"role": "tool", "tool_call_id": "look", "content": "again"}
+    edited = dataclasses.replace(pending, messages=[*pending.messages, again])
+    with pytest.raises(ConfirmationMismatchError, match="'look'.*more than once"):
+        resume(edited)
+
+
+def test_calls_that_repeat_an_id_still_pause_in_a_resumable_state() -> None:
+    twins = [
+        FakeToolCall("lookup", {"phone": "+1"}, id="same"),
+        FakeToolCall("send_sms", {"phone": "+1"}, id="same"),
+    ]
+    pending = paused([twins])
+    final = resume(pending)
+    assert final.status is ToolLoopStatus.COMPLETED
+    assert ran == ["lookup +1", "send_sms +1"]
+    requested = [c["id"] for m in final.messages for c in m.get("tool_calls") or ()]
+    answered = [m["tool_call_id"] for m in final.messages if m["role"] == "tool"]
+    assert len(set(requested)) == 2
+    assert sorted(answered) == sorted(requested)
+
+
+class BoundedRedis:
+    """Refuses an expiry Redis cannot hold (PX beyond a signed 64-bit millisecond count)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> bool | None:
+        if px is None or not 0 < px < 2**63 - 2 * 10**12:
+            raise ValueError("value is not an integer or out of range")
+        if nx and name in self.keys:
+            return None
+        self.keys.add(name)
+        return True
+
+
+@pytest.mark.parametrize("expires_at", [1e15, 1e300])
+def test_an_expiry_far_away_is_still_claimed_once(expires_at: float) -> None:
+    guard = ConfirmationGuard(store=RedisClaimStore(BoundedRedis()))
+    pending = dataclasses.replace(
+        paused([FakeToolCall("send_sms", {"phone": "+1"}, id="sms")], guard),
+        expires_at=expires_at,
+    )
+    assert resume(pending, guard).status is ToolLoopStatus.COMPLETED
+    with pytest.raises(ConfirmationReplayError):
+        resume(pending, guard)
+    assert ran == ["send_sms +1"]
+
+
+def test_the_in_memory_claim_of_a_far_expiry_holds() -> None:
+    store = InMemoryClaimStore()
+    guard = ConfirmationGuard(store=store)
+    pending = dataclasses.replace(
+        paused([FakeToolCall("send_sms", {"phone": "+1"}, id="sms")], guard), expires_at=1e300
+    )
+    resume(pending, guard)
+    with pytest.raises(ConfirmationReplayError):
+        resume(pending, guard)
