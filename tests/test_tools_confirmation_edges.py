@@ -76,7 +76,7 @@ def test_a_call_answered_twice_in_the_transcript_is_refused() -> None:
     pending = paused([both])
     again = {"role": "tool", "tool_call_id": "look", "content": "again"}
     edited = dataclasses.replace(pending, messages=[*pending.messages, again])
-    with pytest.raises(ConfirmationMismatchError, match="'look'.*more than once"):
+    with pytest.raises(ConfirmationMismatchError, match=r"'look'.*more than once"):
         resume(edited)
 
 
