@@ -236,7 +236,7 @@ def _answered_ids(tool_messages: list[dict[str, Any]], requested: Mapping[str, A
     answered: set[str] = set()
     for message in tool_messages:
         call_id = message.get("tool_call_id")
-        if call_id not in requested:
+        if not isinstance(call_id, str) or call_id not in requested:
             raise ConfirmationMismatchError(
                 f"a tool message answers call {call_id!r}, which the assistant message "
                 f"did not ask for (it asked for {sorted(requested)})"
