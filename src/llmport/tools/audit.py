@@ -177,19 +177,31 @@ def secret_values(arguments: Any) -> set[str]:
         elif secret and not isinstance(value, bool) and isinstance(value, (str, int, float)):
             text = str(value)
             if len(text) >= _MIN_SECRET_LENGTH:
-                found.add(text)
+                found.update(_written_forms(text))
 
     collect(arguments, False)
     return found
 
 
+def _written_forms(text: str) -> set[str]:
+    """`text` as it is, and as JSON or `repr()` write it inside quotes (escaped)."""
+    return {
+        text,
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        json.dumps(text)[1:-1],
+        repr(text)[1:-1],
+    }
+
+
 def hide_values(value: Any, secrets: Iterable[str]) -> Any:
-    """`value` with every occurrence of each secret in its strings replaced by "[REDACTED]"."""
+    """`value` with each secret replaced by "[REDACTED]": inside strings, and numbers written so."""
     ordered = sorted(secrets, key=len, reverse=True)  # a longer secret may contain a shorter one
     if not ordered:
         return value
 
     def hide(item: Any) -> Any:
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            return REDACTED if str(item) in ordered else item
         if isinstance(item, str):
             for secret in ordered:
                 item = item.replace(secret, REDACTED)
