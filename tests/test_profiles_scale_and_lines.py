@@ -3,6 +3,7 @@ of a key at fault inside sub-tables."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmport import ConfigurationError, FallbackLLM, get_llm, load_profiles
-from llmport.profiles import Profiles, _Checker
+from llmport.profiles import MAX_GROUP_DEPTH, Profiles, _Checker
 
 PROFILE_COUNT = 200
 
@@ -190,3 +191,60 @@ def test_the_reported_line_is_the_line_of_the_bad_key(
     lines = ["[profiles.a]", 'provider = "fake"', "", "[profiles.a.retry]", *padding, bad]
     reported = fails_at(tmp_path, "\n".join(lines) + "\n")
     assert reported.startswith(f":{len(lines)}: profiles.a.retry.{bad.split(' ')[0]}:")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"""it\'s \'\'\' here"""',  # the other quote style, three times, inside a string
+        '"""a \\""" b"""',  # an escaped quote run inside a basic multi-line string
+        "'''a \"\"\" b'''",
+        '"a \\" # not a comment"',
+        '"""\none\n"""',
+        "'''\ntwo\n'''",
+    ],
+)
+def test_a_string_holding_quotes_does_not_hide_the_keys_after_it(
+    tmp_path: Path, value: str
+) -> None:
+    lines = ["[profiles.a]", 'provider = "fake"', f"description = {value}", "temprature = 1"]
+    text = "\n".join(lines) + "\n"
+    line = text.count("\n")
+    assert fails_at(tmp_path, text).startswith(f":{line}: profiles.a.temprature:")
+
+
+# --- how deep groups nest ---------------------------------------------------------------
+
+
+def chain_file(path: Path, depth: int) -> Path:
+    """A provider profile, then `depth - 1` groups each holding the one before."""
+    lines = ["[profiles.p0]", 'provider = "fake"', 'chat_model = "m"', ""]
+    for index in range(1, depth):
+        lines += [f"[profiles.p{index}]", f'members = ["p{index - 1}"]', ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_groups_nested_beyond_the_limit_are_reported_not_a_recursion_error(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"p200\.members: groups nest 201 deep"):
+        load_profiles(chain_file(tmp_path / "deep.toml", 3000))
+
+
+def test_groups_nested_to_the_limit_load_and_answer_in_every_mode(tmp_path: Path) -> None:
+    load_profiles(chain_file(tmp_path / "limit.toml", MAX_GROUP_DEPTH))
+    llm = get_llm(f"p{MAX_GROUP_DEPTH - 1}")
+    messages = [{"role": "user", "content": "hi"}]
+    assert llm.chat_completions(messages).ok
+    assert asyncio.run(llm.achat_completions(messages)).ok
+    assert llm.stream(messages).response.ok
+
+
+def test_a_long_cycle_is_reported_in_a_short_message(tmp_path: Path) -> None:
+    path = chain_file(tmp_path / "loop.toml", 150)
+    path.write_text(path.read_text().replace('members = ["p0"]', 'members = ["p149"]'))
+    with pytest.raises(ConfigurationError, match="members form a cycle") as info:
+        load_profiles(path)
+    assert "p1 -> p149 -> p148 -> p147 -> ... (142 more) -> " in str(info.value)
+    assert len(str(info.value)) < 300

@@ -44,10 +44,21 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 if TYPE_CHECKING:
     from llmport.base import BaseLLM
 
-__all__ = ["CONFIG_ENV", "Profile", "Profiles", "active_profiles", "load_profiles"]
+__all__ = [
+    "CONFIG_ENV",
+    "MAX_GROUP_DEPTH",
+    "Profile",
+    "Profiles",
+    "active_profiles",
+    "load_profiles",
+]
 
 #: The environment variable holding the path of the profiles file.
 CONFIG_ENV = "LLMPORT_CONFIG"
+
+#: How deep groups may nest (a provider counts one): each level is a few stack frames
+#: per call, and Python's stack holds about a thousand.
+MAX_GROUP_DEPTH = 200
 
 _PROFILE_KEYS = frozenset(
     {"provider", "api_key_env", "members", "fallback_on", "description", "budget"}
@@ -99,7 +110,7 @@ class Profiles(Mapping[str, Profile]):
         """The LLM for profile `name`; `settings` override a single profile's values.
 
         Each profile is resolved once per call, however many groups share it, so the
-        work is linear in the size of the file.
+        work is linear in the size of the file (and no deeper than Python's stack).
 
         Raises:
             ConfigurationError: unknown profile, settings passed to a group, the
@@ -113,19 +124,39 @@ class Profiles(Mapping[str, Profile]):
                 f"{self.path}: profile {name!r} is a group; settings cannot be passed to it "
                 "(set them on its member profiles, or per call)"
             )
-        return self._resolve(profile, settings, {})
+        if not profile.is_group:
+            return self._resolve(profile, settings, {})
+        built: dict[str, BaseLLM] = {}
+        for below in self._members_first(profile):
+            built[below.name] = self._resolve(below, {}, built)
+        return built[name]
+
+    def _members_first(self, group: Profile) -> list[Profile]:
+        """`group` and every profile below it, each once, members before their groups."""
+        order: list[Profile] = []
+        seen = {group.name}
+        path = [group]
+        stack = [iter(group.members)]
+        while stack:
+            name = next(stack[-1], None)
+            if name is None:
+                stack.pop()
+                order.append(path.pop())
+            elif name not in seen:
+                seen.add(name)
+                path.append(self._profiles[name])
+                stack.append(iter(path[-1].members))
+        return order
 
     def _resolve(
         self, profile: Profile, settings: Mapping[str, Any], built: dict[str, BaseLLM]
     ) -> BaseLLM:
-        """Build `profile`, reusing what `built` already holds for shared members."""
+        """Build `profile`; a group's members are already in `built`."""
         from llmport._provider_table import cached
         from llmport.fallback import FallbackLLM
 
-        if profile.name in built:
-            return built[profile.name]
         if profile.is_group:
-            members = [self._resolve(self._profiles[m], {}, built) for m in profile.members]
+            members = [built[m] for m in profile.members]
             kinds, budget = profile.fallback_on, profile.budget
             key = (FallbackLLM, tuple(id(m) for m in members), kinds, id(budget))
             llm: BaseLLM = cached(
@@ -137,8 +168,6 @@ class Profiles(Mapping[str, Profile]):
                 llm = _build_provider(profile, values, one_off=bool(settings))
             except ConfigurationError as exc:
                 raise ConfigurationError(f"{self.path}: profile {profile.name!r}: {exc}") from None
-        if not settings:
-            built[profile.name] = llm
         return llm
 
     def _values(self, profile: Profile, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -376,27 +405,40 @@ class _Checker:
                     self.fail(error["msg"], name, key)
 
     def check_cycles(self, profiles: dict[str, Profile]) -> None:
-        """Depth-first search visiting each profile once: linear in profiles plus members."""
-        done: set[str] = set()
-        for name in profiles:
-            if name not in done:
-                self._visit(name, profiles, done, {})
+        """Refuse members that form a cycle, and groups nested deeper than `MAX_GROUP_DEPTH`.
 
-    def _visit(
-        self, name: str, profiles: dict[str, Profile], done: set[str], path: dict[str, None]
-    ) -> None:
-        """Visit `name` below `path` (the profiles being visited, in order)."""
-        if name in path:
-            on_path = list(path)
-            cycle = " -> ".join((*on_path[on_path.index(name) :], name))
-            self.fail(f"members form a cycle: {cycle}", name, "members")
-        if name in done:
-            return
-        path[name] = None
-        for member in profiles[name].members:
-            self._visit(member, profiles, done, path)
-        del path[name]
-        done.add(name)
+        A depth-first search visiting each profile once (linear in profiles plus
+        members), with its own stack, so a deep file is reported, not a RecursionError.
+        """
+        depths: dict[str, int] = {}  # 0 while on the path being walked
+        for name in profiles:
+            if name not in depths:
+                self._visit(name, profiles, depths)
+
+    def _visit(self, root: str, profiles: dict[str, Profile], depths: dict[str, int]) -> None:
+        """Walk everything below `root` not walked yet, noting each profile's depth."""
+        path = [root]
+        stack = [iter(profiles[root].members)]
+        depths[root] = 0
+        while stack:
+            member = next(stack[-1], None)
+            if member is None:
+                stack.pop()
+                done = profiles[path.pop()]
+                depths[done.name] = 1 + max((depths[m] for m in done.members), default=0)
+                if depths[done.name] > MAX_GROUP_DEPTH:
+                    self.fail(
+                        f"groups nest {depths[done.name]} deep, more than {MAX_GROUP_DEPTH}",
+                        done.name,
+                        "members",
+                    )
+            elif member not in depths:
+                path.append(member)
+                stack.append(iter(profiles[member].members))
+                depths[member] = 0
+            elif depths[member] == 0:
+                cycle = _shortened([*path[path.index(member) :], member])
+                self.fail(f"members form a cycle: {cycle}", member, "members")
 
     def _line_of(self, profile: str | None, key: str | None) -> int | None:
         """The line of `key` in profile `profile` (sub-tables too), else of the nearest
@@ -409,6 +451,14 @@ class _Checker:
                 return self._lines[path]
             path = path[:-1]
         return None
+
+
+def _shortened(names: list[str], keep: int = 4) -> str:
+    """`a -> b -> c`, with the middle of a long chain left out."""
+    if len(names) <= 2 * keep + 1:
+        return " -> ".join(names)
+    middle = f"... ({len(names) - 2 * keep} more)"
+    return " -> ".join((*names[:keep], middle, *names[-keep:]))
 
 
 def _hint(name: str, known: Any) -> str:
