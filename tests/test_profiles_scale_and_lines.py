@@ -110,6 +110,41 @@ def test_a_change_with_the_same_size_is_noticed_by_its_time(tmp_path: Path) -> N
     assert get_llm("fast").model == "slow-model"
 
 
+def test_an_edit_within_the_same_modification_time_is_noticed(tmp_path: Path) -> None:
+    """A file system with coarse times: same size, same mtime, but a new change time."""
+    path = tmp_path / "llmport.toml"
+    path.write_text(ONE)
+    before = path.stat()
+    load_profiles(path)
+    path.write_text(ONE.replace("fast-model", "slow-model"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert get_llm("fast").model == "slow-model"
+
+
+def test_a_file_replaced_by_another_with_the_same_time_and_size_is_noticed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "llmport.toml"
+    path.write_text(ONE)
+    before = path.stat()
+    load_profiles(path)
+    fresh = tmp_path / "new.toml"
+    fresh.write_text(ONE.replace("fast-model", "slow-model"))
+    os.utime(fresh, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(fresh, path)
+    assert get_llm("fast").model == "slow-model"
+
+
+def test_a_loaded_file_replaced_by_a_directory_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "llmport.toml"
+    path.write_text(ONE)
+    load_profiles(path)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ConfigurationError, match="cannot read the profiles file"):
+        get_llm("fast")
+
+
 def test_an_unchanged_loaded_file_is_not_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -221,8 +221,9 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> Profiles:
 def active_profiles() -> Profiles | None:
     """The profiles `get_llm()` consults: the loaded file, else `LLMPORT_CONFIG`'s, else None.
 
-    Both files are read again when they change on disk (size or modification time). A
-    loaded file that has been removed since leaves its profiles in place.
+    Both files are read again when they change on disk (size, modification or change
+    time, or a new file in their place). A loaded file that has been removed since
+    leaves its profiles in place.
     """
     global _explicit, _from_env
     with _lock:
@@ -263,19 +264,23 @@ def forget_profiles() -> None:
         _from_env = None
 
 
-_Stamp = tuple[str, int, int]
+_Stamp = tuple[str, int, int, int, int]
 _lock = threading.Lock()
 _explicit: tuple[_Stamp | None, Profiles] | None = None
 _from_env: tuple[_Stamp, Profiles] | None = None
 
 
 def _stamp(path: Path) -> _Stamp | None:
-    """What tells a changed file (path, modification time, size); None if it is missing."""
+    """What tells a changed file; None if it is missing.
+
+    Size and modification time, plus the inode (a file replaced by a rename) and the
+    change time (an edit within one tick of a coarse modification time).
+    """
     try:
         stat = path.stat()
     except OSError:
         return None
-    return (str(path), stat.st_mtime_ns, stat.st_size)
+    return (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
 
 
 # --- reading and checking -----------------------------------------------------------------
