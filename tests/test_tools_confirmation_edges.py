@@ -132,3 +132,15 @@ def test_the_in_memory_claim_of_a_far_expiry_holds() -> None:
     resume(pending, guard)
     with pytest.raises(ConfirmationReplayError):
         resume(pending, guard)
+
+
+@pytest.mark.parametrize("key", ["", b"", 32, 0, ["k"]])
+def test_a_signing_key_that_cannot_sign_is_refused_when_the_guard_is_made(key: Any) -> None:
+    with pytest.raises(ValueError, match="signing_key must be a non-empty str or bytes"):
+        ConfirmationGuard(signing_key=key)
+
+
+def test_an_empty_signing_key_variable_means_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMPORT_SIGNING_KEY", "")
+    pending = paused([FakeToolCall("send_sms", {"phone": "+1"}, id="sms")])
+    assert pending.signature is None

@@ -75,8 +75,9 @@ class ConfirmationGuard:
     """How pending states are made and checked: signing key, lifetime, claim store, clock.
 
     Args:
-        signing_key: signs states with HMAC-SHA256; None reads `LLMPORT_SIGNING_KEY`
-            (when that is unset too, states are not signed).
+        signing_key: signs states with HMAC-SHA256 (a non-empty str or bytes); None
+            reads `LLMPORT_SIGNING_KEY` (when that is unset or empty, states are not
+            signed).
         ttl: seconds a pending state stays valid (10 minutes by default).
         store: where resumed state ids are claimed; the process-wide in-memory store by
             default, a `RedisClaimStore` to share claims between workers.
@@ -92,6 +93,13 @@ class ConfirmationGuard:
         ttl = self.ttl
         if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < _MAX_TTL:
             raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+        key = self.signing_key
+        if key is not None and (not isinstance(key, (str, bytes)) or not key):
+            # bytes(32) would be 32 zero bytes, and "" would quietly turn signing off.
+            raise ValueError(
+                "signing_key must be a non-empty str or bytes (or None to read "
+                f"{SIGNING_KEY_ENV}), got {type(key).__name__}"
+            )
         if not isinstance(self.store, ClaimStore):
             raise TypeError(f"store must have claim(key, ttl), got {type(self.store).__name__}")
 
@@ -103,7 +111,7 @@ class ConfirmationGuard:
         if isinstance(key, str):
             register_secret(key)
             return key.encode()
-        return bytes(key)
+        return key
 
     def new_pending(
         self,
