@@ -13,6 +13,7 @@ from llmport.tools import (
     ConfirmationGuard,
     ConfirmationMismatchError,
     ConfirmationReplayError,
+    ConfirmationSignatureError,
     InMemoryClaimStore,
     PendingConfirmation,
     RedisClaimStore,
@@ -144,3 +145,24 @@ def test_an_empty_signing_key_variable_means_no_key(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LLMPORT_SIGNING_KEY", "")
     pending = paused([FakeToolCall("send_sms", {"phone": "+1"}, id="sms")])
     assert pending.signature is None
+
+
+@pytest.mark.parametrize("tool_calls", [3, 2.5, "sms", {"id": "sms"}, None])
+def test_a_transcript_whose_tool_calls_are_not_a_list_is_refused_by_the_signature(
+    tool_calls: Any,
+) -> None:
+    guard = ConfirmationGuard(signing_key="a-key", store=InMemoryClaimStore())
+    data = paused([FakeToolCall("send_sms", {"phone": "+1"}, id="sms")], guard).to_dict()
+    data["messages"][-1]["tool_calls"] = tool_calls
+    with pytest.raises(ConfirmationSignatureError):
+        resume(PendingConfirmation.from_dict(data), guard)
+
+
+@pytest.mark.parametrize("tool_calls", [3, 2.5, "sms", {"id": "sms"}, None])
+def test_a_transcript_whose_tool_calls_are_not_a_list_is_refused_as_inconsistent(
+    tool_calls: Any,
+) -> None:
+    data = paused([FakeToolCall("send_sms", {"phone": "+1"}, id="sms")]).to_dict()
+    data["messages"][-1]["tool_calls"] = tool_calls
+    with pytest.raises(ConfirmationMismatchError):
+        resume(PendingConfirmation.from_dict(data))

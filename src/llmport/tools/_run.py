@@ -101,7 +101,8 @@ class Run:
         #: Values of secret-named tool arguments seen in this run: hidden wherever they reappear.
         self.secrets: set[str] = set()
         for message in self.messages:
-            for entry in message.get("tool_calls") or ():
+            entries = message.get("tool_calls")
+            for entry in entries if isinstance(entries, list) else ():
                 self.remember_secrets(_arguments_of(entry))
 
     def remember_secrets(self, arguments: Any) -> None:
