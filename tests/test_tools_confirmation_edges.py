@@ -4,6 +4,7 @@ expiries far away."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -166,3 +167,14 @@ def test_a_transcript_whose_tool_calls_are_not_a_list_is_refused_as_inconsistent
     data["messages"][-1]["tool_calls"] = tool_calls
     with pytest.raises(ConfirmationMismatchError):
         resume(PendingConfirmation.from_dict(data))
+
+
+def test_a_lone_surrogate_in_the_transcript_is_signed_and_resumes() -> None:
+    """JSON may escape a lone surrogate (`"\\ud800"`), which UTF-8 cannot encode."""
+    guard = ConfirmationGuard(signing_key="a-key", store=InMemoryClaimStore())
+    call = FakeToolCall("send_sms", {"phone": "+1 \ud800"}, id="sms")
+    result = run_tools(FakeLLM([call]), [{"role": "user", "content": "\udcff"}], TOOLS, guard=guard)
+    assert result.pending is not None
+    stored = json.loads(json.dumps(result.pending.to_dict()))
+    assert resume(PendingConfirmation.from_dict(stored), guard).status is ToolLoopStatus.COMPLETED
+    assert ran == ["send_sms +1 \ud800"]

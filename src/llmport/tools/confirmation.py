@@ -192,7 +192,7 @@ class ConfirmationGuard:
 
 
 def _sign(key: bytes, pending: PendingConfirmation) -> str:
-    content = _canonical(pending.signed_content()).encode()
+    content = _canonical(pending.signed_content()).encode("utf-8", "surrogatepass")
     return hmac.new(key, content, hashlib.sha256).hexdigest()
 
 
