@@ -133,7 +133,12 @@ class JSONLAuditWriter:
     def __call__(self, event: AuditEvent) -> None:
         try:
             line = json.dumps(self.scrub(event.to_dict()), ensure_ascii=False, default=str)
-            with self._lock, open(self.path, "a", encoding="utf-8") as file:
+            # A lone surrogate (valid in a JSON escape, not in UTF-8) is written back
+            # as that escape, so the line stays valid JSON and the event is kept.
+            with (
+                self._lock,
+                open(self.path, "a", encoding="utf-8", errors="backslashreplace") as file,
+            ):
                 file.write(line + "\n")
         except Exception as exc:
             level = logging.DEBUG if self._failed else logging.WARNING
