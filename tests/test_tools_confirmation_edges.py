@@ -178,3 +178,27 @@ def test_a_lone_surrogate_in_the_transcript_is_signed_and_resumes() -> None:
     stored = json.loads(json.dumps(result.pending.to_dict()))
     assert resume(PendingConfirmation.from_dict(stored), guard).status is ToolLoopStatus.COMPLETED
     assert ran == ["send_sms +1 \ud800"]
+
+
+class AsyncRedis:
+    """Like redis.asyncio.Redis: `set` returns a coroutine, which is always truthy."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> Any:
+        async def command() -> bool | None:
+            if nx and name in self.keys:
+                return None
+            self.keys.add(name)
+            return True
+
+        return command()
+
+
+def test_an_async_redis_client_is_refused_before_any_tool_runs() -> None:
+    guard = ConfirmationGuard(store=RedisClaimStore(AsyncRedis()))
+    pending = paused([FakeToolCall("send_sms", {"phone": "+1"}, id="sms")], guard)
+    with pytest.raises(TypeError, match=r"synchronous redis\.Redis"):
+        resume(pending, guard)
+    assert ran == []
