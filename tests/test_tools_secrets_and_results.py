@@ -213,3 +213,10 @@ def test_any_secret_is_hidden_in_a_json_result_whatever_its_characters(secret: s
     call = FakeToolCall("echo_secret", {"password": secret})
     result, _ = audited_run([call, "Done."], [echo_secret])
     assert json.loads(tool_messages(result)[0]) == {"echo": "[REDACTED]"}
+
+
+def test_a_short_secret_is_hidden_under_its_own_name_in_the_events_hooks_get() -> None:
+    call = FakeToolCall("echo_login", {"user": "ana", "password": "abc"})
+    _, events = audited_run([call, "Done."], [echo_login])
+    arguments = [e.arguments for e in events if e.arguments is not None]
+    assert arguments == [{"user": "ana", "password": "[REDACTED]"}]

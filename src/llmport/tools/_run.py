@@ -22,6 +22,7 @@ from llmport.tools.audit import (
     AuditEventKind,
     AuditHook,
     emit_audit,
+    hide_secret_names,
     hide_values,
     secret_values,
 )
@@ -117,6 +118,8 @@ class Run:
             return
         if call is not None:
             fields.update(tool_call_id=call.id, tool_name=call.name)
+        if fields.get("arguments") is not None:
+            fields["arguments"] = hide_secret_names(fields["arguments"])
         fields = hide_values(fields, self.secrets) if self.secrets else fields
         event = AuditEvent(kind=kind, run_id=self.run_id, iteration=self.iterations, **fields)
         emit_audit(self.audit, event)

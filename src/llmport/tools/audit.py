@@ -40,6 +40,7 @@ __all__ = [
     "AuditHook",
     "JSONLAuditWriter",
     "emit_audit",
+    "hide_secret_names",
     "hide_values",
     "secret_values",
 ]
@@ -154,7 +155,7 @@ class JSONLAuditWriter:
     def scrub(self, data: dict[str, Any]) -> dict[str, Any]:
         """An event's data with secret-named arguments replaced and every string redacted."""
         if "arguments" in data:
-            data = {**data, "arguments": _hide_secret_keys(data["arguments"])}
+            data = {**data, "arguments": hide_secret_names(data["arguments"])}
         return _redact_strings(data, self.secrets)  # type: ignore[no-any-return]
 
 
@@ -220,14 +221,15 @@ def hide_values(value: Any, secrets: Iterable[str]) -> Any:
     return hide(value)
 
 
-def _hide_secret_keys(value: Any) -> Any:
+def hide_secret_names(value: Any) -> Any:
+    """`value` with the values under secret-named keys, at any depth, as "[REDACTED]"."""
     if isinstance(value, dict):
         return {
-            k: REDACTED if _is_secret_name(str(k)) else _hide_secret_keys(v)
+            k: REDACTED if _is_secret_name(str(k)) else hide_secret_names(v)
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [_hide_secret_keys(item) for item in value]
+        return [hide_secret_names(item) for item in value]
     return value
 
 
