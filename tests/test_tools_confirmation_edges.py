@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmport.testing import FakeLLM, FakeToolCall
 from llmport.tools import (
@@ -202,3 +204,50 @@ def test_an_async_redis_client_is_refused_before_any_tool_runs() -> None:
     with pytest.raises(TypeError, match=r"synchronous redis\.Redis"):
         resume(pending, guard)
     assert ran == []
+
+
+# --- any edit of a stored, signed state -------------------------------------------------
+
+SIGNED = ConfirmationGuard(signing_key="a-key", store=InMemoryClaimStore())
+JSON_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False), st.text(max_size=5)
+)
+
+
+def json_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside `value` (JSON data), the root left out."""
+    children: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        children = list(value.items())
+    elif isinstance(value, list):
+        children = list(enumerate(value))
+    found = []
+    for key, child in children:
+        found += [(*prefix, key), *json_paths(child, (*prefix, key))]
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_edit_of_a_stored_signed_state_is_refused_before_any_tool_runs(
+    data: st.DataObject,
+) -> None:
+    ran.clear()
+    call = FakeToolCall("send_sms", {"phone": "+1"}, id="sms")
+    stored = json.loads(json.dumps(paused([call], SIGNED).to_dict()))
+    path = data.draw(st.sampled_from(json_paths(stored)))
+    parent = stored
+    for key in path[:-1]:
+        parent = parent[key]
+    before = json.dumps(stored, sort_keys=True)
+    if data.draw(st.booleans()):
+        parent[path[-1]] = data.draw(JSON_LEAVES)
+    else:
+        del parent[path[-1]]
+    changed = json.dumps(stored, sort_keys=True) != before
+    try:
+        resume(PendingConfirmation.from_dict(stored), SIGNED)
+    except (ValueError, ConfirmationSignatureError):
+        assert ran == []
+    else:  # only an edit that changes nothing (such as 1 for 1.0) may resume
+        assert not changed or ran == ["send_sms +1"]
