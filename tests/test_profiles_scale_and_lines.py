@@ -283,3 +283,13 @@ def test_a_long_cycle_is_reported_in_a_short_message(tmp_path: Path) -> None:
         load_profiles(path)
     assert "p1 -> p149 -> p148 -> p147 -> ... (142 more) -> " in str(info.value)
     assert len(str(info.value)) < 300
+
+
+def test_a_name_that_differs_only_in_unicode_normalisation_is_pointed_out(
+    tmp_path: Path,
+) -> None:
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    text = f'[profiles."{decomposed}"]\nprovider = "fake"\n[profiles.g]\nmembers = ["{composed}"]\n'
+    message = fails_at(tmp_path, text)
+    assert "'caf\\xe9'" in message and "'cafe\\u0301'" in message
+    assert "Unicode normalisation" in message

@@ -25,6 +25,7 @@ import difflib
 import os
 import sys
 import threading
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -467,5 +468,14 @@ def _shortened(names: list[str], keep: int = 4) -> str:
 
 
 def _hint(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, [str(k) for k in known], n=1)
+    names = [str(k) for k in known]
+    twins = [
+        k for k in names if unicodedata.normalize("NFC", k) == unicodedata.normalize("NFC", name)
+    ]
+    if twins:  # looks the same on screen: show the code points
+        return (
+            f" ({ascii(name)} differs from {ascii(twins[0])} only in Unicode normalisation:"
+            " write both the same way)"
+        )
+    close = difflib.get_close_matches(name, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
