@@ -291,5 +291,6 @@ def test_a_name_that_differs_only_in_unicode_normalisation_is_pointed_out(
     decomposed, composed = "cafe\u0301", "caf\u00e9"
     text = f'[profiles."{decomposed}"]\nprovider = "fake"\n[profiles.g]\nmembers = ["{composed}"]\n'
     message = fails_at(tmp_path, text)
-    assert "'caf\\xe9'" in message and "'cafe\\u0301'" in message
+    assert "'caf\\xe9'" in message
+    assert "'cafe\\u0301'" in message
     assert "Unicode normalisation" in message

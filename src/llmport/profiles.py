@@ -474,7 +474,7 @@ def _hint(name: str, known: Any) -> str:
     ]
     if twins:  # looks the same on screen: show the code points
         return (
-            f" ({ascii(name)} differs from {ascii(twins[0])} only in Unicode normalisation:"
+            f" ({name!a} differs from {twins[0]!a} only in Unicode normalisation:"
             " write both the same way)"
         )
     close = difflib.get_close_matches(name, names, n=1)
