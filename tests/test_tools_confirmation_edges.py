@@ -251,3 +251,12 @@ def test_any_edit_of_a_stored_signed_state_is_refused_before_any_tool_runs(
         assert ran == []
     else:  # only an edit that changes nothing (such as 1 for 1.0) may resume
         assert not changed or ran == ["send_sms +1"]
+
+
+def test_a_pending_confirmation_needs_its_times() -> None:
+    from llmport import Usage
+
+    with pytest.raises(TypeError, match="created_at"):
+        PendingConfirmation(  # type: ignore[call-arg]
+            calls=[], messages=[], iterations=1, usage=Usage(), run_id="r", id="i"
+        )
