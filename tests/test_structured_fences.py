@@ -106,3 +106,12 @@ def test_a_response_format_dict_with_a_type_is_passed_through(response_format: A
     llm = FakeLLM(["{}"])
     llm.chat_completions(USER, response_format=response_format)
     assert llm.last_request.response_format == response_format
+
+
+def test_prose_that_starts_with_a_bracket_still_finds_the_fenced_block() -> None:
+    assert parsed(f"[Note] the data is below.\n```json\n{BODY}\n```") == OSLO
+
+
+def test_an_unfenced_json_answer_holding_a_fence_line_in_a_string_is_read_as_is() -> None:
+    body = '{"city": "a\\n```\\nb", "celsius": 1}'
+    assert parsed(body) == Weather(city="a\n```\nb", celsius=1)

@@ -97,13 +97,14 @@ def _strip_code_fence(text: str) -> str:
     """The JSON an answer holds: the answer itself when it starts like JSON, else the first
     fenced block that does (```json, ~~~, any info string, after prose), else the first block.
 
-    Text that already starts like JSON is taken as it is, so a fence inside a string
-    value of an unfenced answer is left alone.
+    Text that already starts like JSON is taken as it is (so a fence inside a string
+    value of an unfenced answer is left alone), unless it is not JSON and holds a
+    fenced block: prose such as "[Note] ..." may start with a bracket.
     """
     stripped = text.lstrip("\ufeff").strip()
-    if stripped.startswith(("{", "[")):
-        return stripped
     blocks = [block.strip() for block in _fenced_blocks(stripped)]
+    if stripped.startswith(("{", "[")) and (not blocks or _is_json(stripped)):
+        return stripped  # prose such as "[Note] ..." followed by a block is not JSON
     for block in blocks:
         if block.startswith(("{", "[")):
             return block
@@ -111,6 +112,14 @@ def _strip_code_fence(text: str) -> str:
         return blocks[0]
     match = _INLINE.search(stripped)
     return match.group(1).strip() if match else stripped
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _fenced_blocks(text: str) -> list[str]:
