@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmport import ConfigurationError, FallbackLLM, get_llm, load_profiles
-from llmport.profiles import MAX_GROUP_DEPTH, Profiles, _Checker
+from llmport._profile_check import Checker
+from llmport.profiles import MAX_GROUP_DEPTH, Profiles
 
 PROFILE_COUNT = 200
 
@@ -51,7 +52,7 @@ def counting(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int
 def test_loading_visits_each_profile_once_however_many_groups_share_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    visits = counting(monkeypatch, _Checker, "_visit")
+    visits = counting(monkeypatch, Checker, "_visit")
     profiles = load_profiles(shared_members_file(tmp_path / "big.toml"))
     members = sum(len(p.members) for p in profiles.values())
     assert len(profiles) == PROFILE_COUNT

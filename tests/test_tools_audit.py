@@ -175,7 +175,7 @@ def test_jsonl_writer_appends_one_json_object_per_event(tmp_path: Path) -> None:
 def test_jsonl_writer_keeps_events_holding_a_lone_surrogate(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     city = "Par\ud800is"
-    script = [weather(city), "Sunny."]
+    script: list[Any] = [weather(city), "Sunny."]
     run_tools(FakeLLM(script), USER, [get_weather], audit=JSONLAuditWriter(path))
     records = read_lines(path)
     assert [r["kind"] for r in records] == [
