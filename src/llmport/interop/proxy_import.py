@@ -52,14 +52,14 @@ def import_litellm_proxy(path: str | os.PathLike[str]) -> Converted:
 
 def _check(path: str | os.PathLike[str], text: str) -> None:
     """Read the written profiles back with the profiles file's own checks."""
-    from llmport.profiles import _Checker
+    from llmport._profile_check import Checker
 
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
         import tomli as tomllib
     try:
-        _Checker(Path(f"{path} (as profiles)"), text).check(tomllib.loads(text))
+        Checker(Path(f"{path} (as profiles)"), text).check(tomllib.loads(text))
     except ConfigurationError as exc:
         raise ConfigurationError(f"cannot import: {exc}") from None
 
