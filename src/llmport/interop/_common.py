@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from llmport.errors import ConfigurationError
 
@@ -16,8 +18,11 @@ if TYPE_CHECKING:
 MARKER = "llmport"
 #: How a LiteLLM config names an environment variable instead of a value.
 ENV_PREFIX = "os.environ/"
-#: Header names whose values are credentials (never written to a file).
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
+#: A setting, header or query parameter whose name says its value is a credential.
+_CREDENTIAL_NAME = re.compile(
+    r"(^|_)(authorization|api_?key|access_key|subscription_key|secret|password|passwd"
+    r"|credentials?|cookie|(?<!per_)token)($|_)|^(key|sig|signature|auth)$"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,41 @@ class Converted:
     data: dict[str, Any]
     text: str
     notes: tuple[Note, ...] = field(default=())
+
+
+def is_credential_name(name: object) -> bool:
+    """Whether a setting, header or query parameter called `name` holds a credential."""
+    return bool(_CREDENTIAL_NAME.search(str(name).lower().replace("-", "_")))
+
+
+def url_has_credential(url: object) -> bool:
+    """Whether `url` carries a credential: `user:password@`, `token@`, or `?key=...`."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        user = parts.username
+    except ValueError:  # a malformed URL: its parts cannot be told apart
+        return "@" in url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    return bool(user or parts.password) or any(is_credential_name(name) for name, _ in query)
+
+
+def credential_keys(value: Any, prefix: str = "") -> list[str]:
+    """The dotted keys of every credential-named entry in nested mappings under `value`."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{prefix}{key}"
+            if is_credential_name(key) and not _is_env_reference(item):
+                found.append(where)
+            else:
+                found += credential_keys(item, f"{where}.")
+    return found
+
+
+def _is_env_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(ENV_PREFIX)
 
 
 def import_yaml() -> Any:

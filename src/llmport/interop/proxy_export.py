@@ -21,10 +21,18 @@ from __future__ import annotations
 
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 from llmport.errors import ConfigurationError, ErrorKind
-from llmport.interop._common import ENV_PREFIX, MARKER, SECRET_HEADERS, Converted, Note, dump_yaml
+from llmport.interop._common import (
+    ENV_PREFIX,
+    MARKER,
+    Converted,
+    Note,
+    credential_keys,
+    dump_yaml,
+    is_credential_name,
+    url_has_credential,
+)
 from llmport.profiles import Profile, Profiles
 
 __all__ = ["deployment_params", "export_litellm_proxy"]
@@ -133,8 +141,7 @@ class _Exporter:
             table = {k: v for k, v in values.items() if v is not None}
             if budget.fail_open:
                 table["fail_open"] = True
-        url = table.get("redis_url")
-        if isinstance(url, str) and urlsplit(url).password:
+        if url_has_credential(table.get("redis_url")):
             raise ConfigurationError(
                 f"{self.profiles.path}: profiles.{profile.name}.budget.redis_url: holds a "
                 "password, and a credential is never exported"
@@ -171,12 +178,7 @@ class _Exporter:
                 f"{self.profiles.path}: {where}.api_key: a literal key is never exported; "
                 "put it in an environment variable and name it in api_key_env"
             )
-        for header in settings.get("extra_headers", {}):
-            if header.lower() in SECRET_HEADERS:
-                raise ConfigurationError(
-                    f"{self.profiles.path}: {where}.extra_headers.{header}: a credential is "
-                    "never exported; use api_key_env"
-                )
+        self.refuse_credentials(where, settings)
         model = str(settings.pop("chat_model", ""))
         params: dict[str, Any] = {"model": model}
         if provider == "openai_compatible":
@@ -203,6 +205,18 @@ class _Exporter:
             for key in settings:
                 self.note(f"{where}.{key}", _LOST.get(key, "no LiteLLM proxy equivalent"))
         return params
+
+    def refuse_credentials(self, where: str, settings: dict[str, Any]) -> None:
+        """Refuse a credential in a URL, a header or extra_params (never naming its value)."""
+        found = [key for key in ("api_base", "base_url") if url_has_credential(settings.get(key))]
+        headers = settings.get("extra_headers", {})
+        found += [f"extra_headers.{name}" for name in headers if is_credential_name(name)]
+        found += [f"extra_params.{key}" for key in credential_keys(settings.get("extra_params"))]
+        if found:
+            raise ConfigurationError(
+                f"{self.profiles.path}: {where}.{found[0]}: holds a credential, and a credential "
+                "is never exported; put the key in an environment variable named by api_key_env"
+            )
 
     def router(self) -> dict[str, Any]:
         """`router_settings`: no retries on the proxy, and each group's fallbacks."""

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from llmport.errors import ConfigurationError
-from llmport.interop._common import ENV_PREFIX, MARKER, Converted, Note, read_yaml
+from llmport.interop._common import (
+    ENV_PREFIX,
+    MARKER,
+    Converted,
+    Note,
+    is_credential_name,
+    read_yaml,
+    url_has_credential,
+)
 from llmport.interop._toml_write import profiles_toml
 from llmport.interop.proxy_export import KIND_LISTS, PROVIDER_PARAMS, PROXY_KINDS, SHARED_PARAMS
 
@@ -259,6 +267,8 @@ class _Importer:
             table["api_key_env"] = key.removeprefix(ENV_PREFIX)
         elif key is not None:
             self.note(f"{where}.api_key", "a literal key is not imported: use api_key_env")
+        for found in _drop_credentials(params):
+            self.note(f"{where}.{found}", "a literal credential is not imported")
         extra: dict[str, Any] = {}
         for param, value in params.items():
             if isinstance(value, str) and value.startswith(ENV_PREFIX):
@@ -280,3 +290,35 @@ class _Importer:
         if "budget" in marker:
             table["budget"] = marker["budget"]
         self.profiles[name] = table
+
+
+def _drop_credentials(params: dict[str, Any]) -> list[str]:
+    """Remove every literal credential from `params`; the keys removed, dotted."""
+    found: list[str] = []
+    for key in ("api_base", "base_url"):
+        if url_has_credential(params.get(key)):
+            del params[key]
+            found.append(key)
+    headers = params.get("extra_headers")
+    if isinstance(headers, dict):
+        secret = [name for name in headers if is_credential_name(name)]
+        params["extra_headers"] = {k: v for k, v in headers.items() if k not in secret}
+        found += [f"extra_headers.{name}" for name in secret]
+    rest = {k: v for k, v in params.items() if k != "extra_headers"}
+    for key in rest:
+        del params[key]
+    params.update(_without_credentials(rest, "", found))
+    return found
+
+
+def _without_credentials(value: Any, where: str, found: list[str]) -> Any:
+    """`value` without the credential-named entries of its mappings, whose keys go to `found`."""
+    if not isinstance(value, dict):
+        return value
+    kept = {}
+    for key, item in value.items():
+        if is_credential_name(key) and not (isinstance(item, str) and item.startswith(ENV_PREFIX)):
+            found.append(f"{where}{key}")
+        else:
+            kept[key] = _without_credentials(item, f"{where}{key}.", found)
+    return kept
