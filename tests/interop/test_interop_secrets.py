@@ -9,8 +9,12 @@ import pytest
 import yaml
 
 from llmport import ConfigurationError
-from llmport.interop import export_lighteval, export_litellm_proxy, import_litellm_proxy
-from llmport.interop import read_profiles
+from llmport.interop import (
+    export_lighteval,
+    export_litellm_proxy,
+    import_litellm_proxy,
+    read_profiles,
+)
 from llmport.profiles import Profiles
 
 SECRET = "hunter2-secret-value"
