@@ -257,6 +257,10 @@ def _read(path: Path) -> Profiles:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigurationError(f"{path}: cannot read the profiles file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded)"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -98,8 +98,17 @@ def dump_yaml(data: dict[str, Any], header: list[str]) -> str:
     # rather than as a YAML alias.
     dumper = type("Dumper", (yaml.SafeDumper,), {"ignore_aliases": lambda self, data: True})
     body = yaml.dump(data, Dumper=dumper, sort_keys=False, width=100)
-    comments = "".join(f"# {line}\n" if line else "#\n" for line in header)
-    return comments + str(body)
+    return "".join(f"{line}\n" for line in comment_lines(header)) + str(body)
+
+
+def comment_lines(header: list[str]) -> list[str]:
+    """`header` as `#` comment lines, a line break or control character inside one escaped."""
+    return [f"# {_printable(line)}" if line else "#" for line in header]
+
+
+def _printable(text: str) -> str:
+    # A break inside a comment would end it, and the rest would be read as data.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -109,17 +118,33 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         ConfigurationError: the file cannot be read, is not YAML, or is not a mapping.
     """
     yaml = import_yaml()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the file: {exc.strerror}") from None
+    text = read_text(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path}: invalid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigurationError(f"{where}: invalid YAML: {' '.join(problem.split())}") from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: file: must be a mapping (model_list, ...)")
     return data
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The text of a UTF-8 file.
+
+    Raises:
+        ConfigurationError: the file cannot be read, or is not UTF-8 text.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded)"
+        ) from None
 
 
 def read_profiles(path: str | os.PathLike[str] | None) -> Profiles:

@@ -25,7 +25,7 @@ from llmport.interop._common import (
     read_yaml,
     url_has_credential,
 )
-from llmport.interop._toml_write import profiles_toml
+from llmport.interop._toml_write import DROPPED, portable, profiles_toml
 from llmport.interop.proxy_export import KIND_LISTS, PROVIDER_PARAMS, PROXY_KINDS, SHARED_PARAMS
 
 __all__ = ["import_litellm_proxy"]
@@ -251,7 +251,14 @@ class _Importer:
         params = entry.get("litellm_params")
         if not isinstance(params, dict) or not isinstance(params.get("model"), str):
             raise self.fail(where, "must be a mapping with a model")
-        params = {key: value for key, value in params.items() if value is not None}
+        dropped: list[str] = []
+        info = f"model_list[{index}].model_info.{MARKER}"
+        params = {
+            key: portable(value, f"{where}.{key}", dropped)
+            for key, value in params.items()
+            if value is not None  # unset, as LiteLLM reads it
+        }
+        params = {key: value for key, value in params.items() if value is not DROPPED}
         provider = "litellm"
         if marker.get("provider") == "openai_compatible":
             provider = "openai_compatible"
@@ -284,9 +291,11 @@ class _Importer:
                 extra[param] = value
         if extra:
             table["extra_params"] = extra
-        settings = marker.get("settings") or {}
+        settings = portable(marker.get("settings") or {}, f"{info}.settings", dropped)
         if isinstance(settings, dict):
             table.update(settings)
+        for key in dropped:
+            self.note(key, "a value a profiles file cannot hold (null, bytes, or itself)")
         if "budget" in marker:
             table["budget"] = marker["budget"]
         self.profiles[name] = table
