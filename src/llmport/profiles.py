@@ -253,20 +253,29 @@ def _stamp(path: Path) -> _Stamp | None:
 
 
 def _read(path: Path) -> Profiles:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the profiles file: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(
-            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded)"
-        ) from None
+    text = read_text(path, "the profiles file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
     checker = _Checker(path, text)
     return checker.check(data)
+
+
+def read_text(path: str | os.PathLike[str], what: str = "the file") -> str:
+    """The text of a UTF-8 file.
+
+    Raises:
+        ConfigurationError: the file cannot be read, or is not UTF-8 text.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded)"
+        ) from None
 
 
 class _Checker:

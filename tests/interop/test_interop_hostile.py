@@ -62,7 +62,8 @@ def test_invalid_yaml_is_reported_on_one_line_with_its_position(tmp_path: Path) 
 def test_a_yaml_date_is_written_as_a_toml_date(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
-        "model_list:\n- model_name: m\n  litellm_params: {model: azure/m, api_version: 2024-02-01}\n",
+        "model_list:\n- model_name: m\n"
+        "  litellm_params: {model: azure/m, api_version: 2024-02-01}\n",
         encoding="utf-8",
     )
     result = import_litellm_proxy(path)
@@ -85,7 +86,8 @@ def test_a_value_toml_cannot_hold_is_reported_not_a_crash(
 ) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
-        f"model_list:\n- model_name: m\n  litellm_params: {{model: openai/m, extra_body: {value}}}\n",
+        "model_list:\n- model_name: m\n"
+        f"  litellm_params: {{model: openai/m, extra_body: {value}}}\n",
         encoding="utf-8",
     )
     result = import_litellm_proxy(path)

@@ -117,6 +117,8 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         ConfigurationError: the file cannot be read, is not YAML, or is not a mapping.
     """
+    from llmport.profiles import read_text
+
     yaml = import_yaml()
     text = read_text(path)
     try:
@@ -129,22 +131,6 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: file: must be a mapping (model_list, ...)")
     return data
-
-
-def read_text(path: str | os.PathLike[str]) -> str:
-    """The text of a UTF-8 file.
-
-    Raises:
-        ConfigurationError: the file cannot be read, or is not UTF-8 text.
-    """
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the file: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(
-            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded)"
-        ) from None
 
 
 def read_profiles(path: str | os.PathLike[str] | None) -> Profiles:
