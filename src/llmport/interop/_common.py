@@ -81,6 +81,38 @@ def _is_env_reference(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(ENV_PREFIX)
 
 
+def drop_credentials(params: dict[str, Any]) -> list[str]:
+    """Remove every literal credential from `params`; the keys removed, dotted."""
+    found: list[str] = []
+    for key in ("api_base", "base_url"):
+        if url_has_credential(params.get(key)):
+            del params[key]
+            found.append(key)
+    headers = params.get("extra_headers")
+    if isinstance(headers, dict):
+        secret = [name for name in headers if is_credential_name(name)]
+        params["extra_headers"] = {k: v for k, v in headers.items() if k not in secret}
+        found += [f"extra_headers.{name}" for name in secret]
+    rest = {k: v for k, v in params.items() if k != "extra_headers"}
+    for key in rest:
+        del params[key]
+    params.update(_without_credentials(rest, "", found))
+    return found
+
+
+def _without_credentials(value: Any, where: str, found: list[str]) -> Any:
+    """`value` without the credential-named entries of its mappings, whose keys go to `found`."""
+    if not isinstance(value, dict):
+        return value
+    kept = {}
+    for key, item in value.items():
+        if is_credential_name(key) and not (isinstance(item, str) and item.startswith(ENV_PREFIX)):
+            found.append(f"{where}{key}")
+        else:
+            kept[key] = _without_credentials(item, f"{where}{key}.", found)
+    return kept
+
+
 def import_yaml() -> Any:
     """PyYAML, imported only when a conversion needs it."""
     try:
@@ -146,3 +178,43 @@ def read_profiles(path: str | os.PathLike[str] | None) -> Profiles:
         if not path:
             raise ConfigurationError(f"no profiles file: pass --config or set {CONFIG_ENV}")
     return _read(Path(path))
+
+
+def read_proxy_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A LiteLLM proxy config with its `include` files merged in, as the proxy merges them.
+
+    Each included file is found next to the file that names it (else next to the first
+    file), read once, and merged key by key: a list extends the list before it, any
+    other value replaces it. Included files may include others.
+
+    Raises:
+        ConfigurationError: a file cannot be read, is not YAML, or is not a mapping, or
+            `include` is not a list of file names.
+    """
+    root = Path(path)
+    config = read_yaml(root)
+    pending = [(entry, root) for entry in _includes(config, root)]
+    loaded = {root.resolve()}
+    while pending:
+        entry, declared_in = pending.pop(0)
+        found = declared_in.parent / entry
+        if not found.exists() and (root.parent / entry).exists():
+            found = root.parent / entry
+        if found.resolve() in loaded:
+            continue
+        loaded.add(found.resolve())
+        included = read_yaml(found)
+        pending += [(more, found) for more in _includes(included, found)]
+        for key, value in included.items():
+            before = config.get(key)
+            both_lists = isinstance(before, list) and isinstance(value, list)
+            config[key] = before + value if both_lists else value
+    config.pop("include", None)
+    return config
+
+
+def _includes(config: dict[str, Any], path: Path) -> list[str]:
+    entries = config.pop("include", [])
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise ConfigurationError(f"{path}: include: must be a list of file names")
+    return entries
