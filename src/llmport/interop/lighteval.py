@@ -69,10 +69,11 @@ def export_lighteval(profiles: Profiles, name: str) -> Converted:
         if ours in retry:
             model_parameters[theirs] = retry.pop(ours)
     others.update({f"retry.{key}": value for key, value in retry.items()})
-    notes: list[Note] = []
-    generation = _generation(
-        params, lambda key, reason: notes.append(Note(where, key, reason)), name
-    )
+    generation, negative = _generation(params)
+    notes = [
+        Note(where, f"profiles.{name}.{k}", "LightEval accepts no negative value here")
+        for k in negative
+    ]
     if generation:
         model_parameters["generation_parameters"] = generation
     if "temperature" not in generation and "temperature" not in negative:
