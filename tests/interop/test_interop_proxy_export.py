@@ -201,3 +201,18 @@ def test_a_budget_redis_password_is_refused(tmp_path: Path) -> None:
     text = SINGLES + 'budget = { usd = 1.0, redis_url = "redis://:hunter22@127.0.0.1:6379/0" }\n'
     with pytest.raises(ConfigurationError, match=r"strong\.budget\.redis_url: holds a password"):
         export_litellm_proxy(profiles(tmp_path, text))
+
+
+def test_a_description_is_kept_for_the_way_back(tmp_path: Path) -> None:
+    from llmport.interop import import_litellm_proxy
+
+    text = GROUP.replace("[profiles.fast]", '[profiles.fast]\ndescription = "cheap: #1"')
+    text += 'description = "the good one"\n'
+    exported = export_litellm_proxy(profiles(tmp_path, text))
+    config = tmp_path / "config.yaml"
+    config.write_text(exported.text, encoding="utf-8")
+    back = import_litellm_proxy(config).data["profiles"]
+    assert (back["fast"]["description"], back["quality"]["description"]) == (
+        "cheap: #1",
+        "the good one",
+    )

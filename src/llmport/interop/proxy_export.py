@@ -118,6 +118,9 @@ class _Exporter:
         else:
             params, own = self.single(profile.name)
             marker.update(own)
+        description = self.table(profile.name).get("description")
+        if description is not None:
+            marker["description"] = description
         if profile.budget is not None:
             marker["budget"] = self.budget(profile)
             self.note(f"profiles.{profile.name}.budget", _LOST["budget"])
@@ -130,9 +133,7 @@ class _Exporter:
 
     def budget(self, profile: Profile) -> dict[str, Any]:
         """The profile's budget table as the file writes it (never a Redis password)."""
-        if self.tables is None:
-            self.tables = _tables(self.profiles)
-        table = dict(self.tables.get(profile.name, {}).get("budget") or {})
+        table = dict(self.table(profile.name).get("budget") or {})
         if not table:
             budget = profile.budget
             assert budget is not None
@@ -147,6 +148,13 @@ class _Exporter:
                 "password, and a credential is never exported"
             )
         return table
+
+    def table(self, name: str) -> dict[str, Any]:
+        """Profile `name`'s table as written in the file (empty if it cannot be read again)."""
+        if self.tables is None:
+            self.tables = _tables(self.profiles)
+        table = self.tables.get(name)
+        return table if isinstance(table, dict) else {}
 
     def leaves(self, name: str) -> list[str]:
         """The single profiles a group tries, in order, each once."""

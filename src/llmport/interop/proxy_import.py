@@ -266,8 +266,9 @@ class _Importer:
             known = all(isinstance(m, str) and m in self.profiles for m in members)
             if known and self.leaves(name)[1:] == rest:
                 self.group(name, members, marker.get("fallback_on"))
-                if "budget" in marker:
-                    self.profiles[name]["budget"] = marker["budget"]
+                for key in ("description", "budget"):
+                    if key in marker:
+                        self.profiles[name][key] = marker[key]
             else:
                 self.note(
                     f"model_list[{entry[0]}].model_info.{MARKER}.members",
@@ -376,6 +377,7 @@ class _Importer:
             table.update(settings)
         for key in dropped:
             self.note(key, "a value a profiles file cannot hold (null, bytes, or itself)")
-        if "budget" in marker:
-            table["budget"] = marker["budget"]
+        for key in ("description", "budget"):
+            if key in marker:
+                table[key] = marker[key]
         self.profiles[name] = table
