@@ -26,7 +26,7 @@ TEXT = st.one_of(
 NAMES = st.one_of(
     RETYPED,
     st.text(
-        st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="*"),
+        st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="*"),
         min_size=1,
         max_size=10,
     ),
