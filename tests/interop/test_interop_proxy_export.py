@@ -216,3 +216,25 @@ def test_a_description_is_kept_for_the_way_back(tmp_path: Path) -> None:
         "cheap: #1",
         "the good one",
     )
+
+
+def test_a_nested_group_with_its_own_fallback_on_is_reported_in_the_outer_group(
+    tmp_path: Path,
+) -> None:
+    text = SINGLES + (
+        '\n[profiles.inner]\nmembers = ["strong", "fast"]\nfallback_on = ["rate_limit"]\n'
+        '\n[profiles.outer]\nmembers = ["inner", "fast"]\n'
+    )
+    notes = export_litellm_proxy(profiles(tmp_path, text)).notes
+    assert "profiles.outer.members" in [n.key for n in notes]
+
+
+def test_an_openai_compatible_profile_without_a_key_variable_is_reported(tmp_path: Path) -> None:
+    text = (
+        f'[profiles.x]\nprovider = "openai_compatible"\nchat_model = "m"\nbase_url = "{GATEWAY}"\n'
+    )
+    (note,) = export_litellm_proxy(profiles(tmp_path, text)).notes
+    assert (note.key, note.reason) == (
+        "profiles.x.api_key_env",
+        "not set: the app reads OPENAI_COMPATIBLE_API_KEY, the proxy OPENAI_API_KEY",
+    )

@@ -271,3 +271,11 @@ def test_a_missing_included_file_is_a_configuration_error(tmp_path: Path) -> Non
     path.write_text(yaml.safe_dump({"include": ["nowhere.yaml"]}), encoding="utf-8")
     with pytest.raises(ConfigurationError, match=r"nowhere\.yaml: cannot read"):
         import_litellm_proxy(path)
+
+
+def test_a_model_read_from_the_environment_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    config = {"model_list": [deployment("m", "os.environ/MODEL")]}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"litellm_params\.model: .*environment"):
+        import_litellm_proxy(path)

@@ -113,6 +113,15 @@ class _Exporter:
             self.groups[profile.name] = tried[1:]
             params = dict(self.single(tried[0])[0])
             marker["members"] = list(profile.members)
+            for member in profile.members:
+                if self.profiles[member].is_group and self.kinds(member) != self.kinds(
+                    profile.name
+                ):
+                    self.note(
+                        f"profiles.{profile.name}.members",
+                        f"{member} falls back on its own errors in the app; on the proxy, its "
+                        "members are tried in order on this group's errors",
+                    )
             if profile.fallback_on is not None:
                 marker["fallback_on"] = sorted(kind.value for kind in profile.fallback_on)
         else:
@@ -195,6 +204,11 @@ class _Exporter:
             marker["provider"] = provider
         if profile.api_key_env:
             params["api_key"] = ENV_PREFIX + profile.api_key_env
+        elif provider == "openai_compatible":
+            self.note(
+                f"{where}.api_key_env",
+                "not set: the app reads OPENAI_COMPATIBLE_API_KEY, the proxy OPENAI_API_KEY",
+            )
         for key in (*PROVIDER_PARAMS[provider], *SHARED_PARAMS):
             if key in settings:
                 params[key] = settings.pop(key)

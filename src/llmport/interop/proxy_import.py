@@ -345,6 +345,10 @@ class _Importer:
             provider = "openai_compatible"
         table: dict[str, Any] = {"provider": provider}
         model = params.pop("model")
+        if model.startswith(ENV_PREFIX):
+            raise self.fail(
+                f"{where}.model", "read from the environment; a profile names its model: write it"
+            )
         if provider == "openai_compatible":
             table["chat_model"] = model.removeprefix("openai/")
             table["base_url"] = params.pop("api_base", "")
