@@ -8,6 +8,7 @@ cycle, groups no deeper than `MAX_GROUP_DEPTH`, a `default` that names a profile
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 import unicodedata
 from collections.abc import Mapping
@@ -63,15 +64,28 @@ def read_profile_file(path: Path) -> tuple[dict[str, Profile], str | None]:
     Raises:
         ConfigurationError: naming the file, the line of the key at fault, and why.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the profiles file: {exc.strerror}") from None
+    text = read_text(path, "the profiles file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
     return Checker(path, text).check(data)
+
+
+def read_text(path: str | os.PathLike[str], what: str = "the file") -> str:
+    """The text of a UTF-8 file.
+
+    Raises:
+        ConfigurationError: the file cannot be read, or is not UTF-8 text.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded)"
+        ) from None
 
 
 class Checker:

@@ -121,7 +121,14 @@ def _profiles_import(args: argparse.Namespace) -> int:
 
 
 def _print_converted(converted: Any) -> int:
-    sys.stdout.write(converted.text)
+    # A YAML or TOML file is UTF-8, whatever the terminal's encoding: `> file` must work.
+    stdout = getattr(sys.stdout, "buffer", None)
+    if stdout is None:
+        sys.stdout.write(converted.text)
+    else:
+        sys.stdout.flush()
+        stdout.write(converted.text.encode("utf-8"))
+        stdout.flush()
     for note in converted.notes:
         sys.stderr.write(f"llmport: not carried over: {note}\n")
     return 0

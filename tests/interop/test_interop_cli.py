@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,29 @@ def test_yaml_is_imported_only_when_a_conversion_runs() -> None:
     code = "import sys, llmport, llmport.interop; print('yaml' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_output_is_utf8_whatever_the_terminal_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "model_list:\n- {model_name: caf\u00e9, litellm_params: {model: openai/m}}\n",
+        encoding="utf-8",
+    )
+    argv = ["-m", "llmport", "profiles", "import", "--format", "litellm-proxy", str(path)]
+    result = subprocess.run(
+        [sys.executable, *argv],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert '[profiles."caf\u00e9"]' in result.stdout.decode("utf-8")
+
+
+def test_a_broken_config_is_one_line_on_stderr_and_nothing_on_stdout(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("model_list: [\n  - a: b\n")
+    argv = ["-m", "llmport", "profiles", "import", "--format", "litellm-proxy", str(path)]
+    result = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.count("\n") == 1
+    assert "invalid YAML" in result.stderr

@@ -80,7 +80,7 @@ def test_settings_lighteval_has_no_place_for_are_reported(profiles: Profiles) ->
     keys = [note.key for note in export_lighteval(profiles, "judge").notes]
     assert keys == ["profiles.judge.logprobs"]
     keys = [note.key for note in export_lighteval(profiles, "strong").notes]
-    assert keys == ["profiles.strong.drop_params"]
+    assert keys == ["profiles.strong.temperature", "profiles.strong.drop_params"]
 
 
 def test_the_provider_is_the_model_strings_prefix(profiles: Profiles) -> None:
@@ -137,4 +137,53 @@ def test_retry_settings_lighteval_has_no_place_for_are_reported(tmp_path: Path) 
         "profiles.judge.logprobs",
         "profiles.judge.max_connections",
         "profiles.judge.retry.deadline",
+    ]
+
+
+def single(tmp_path: Path, settings: str) -> Profiles:
+    path = tmp_path / "llmport.toml"
+    path.write_text(
+        '[profiles.j]\nprovider = "litellm"\nchat_model = "openai/m"\n'
+        f"temperature = 0.5\n{settings}\n",
+        encoding="utf-8",
+    )
+    return read_profiles(path)
+
+
+def test_a_single_stop_string_is_a_list_of_stop_tokens(tmp_path: Path) -> None:
+    exported = export_lighteval(single(tmp_path, 'extra_params = { stop = "END" }'), "j")
+    assert exported.data["model_parameters"]["generation_parameters"]["stop_tokens"] == ["END"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("seed = -1", "seed"),
+        ("extra_params = { frequency_penalty = -0.5 }", "frequency_penalty"),
+    ],
+)
+def test_a_negative_value_lighteval_refuses_is_reported_not_written(
+    tmp_path: Path, setting: str, key: str
+) -> None:
+    exported = export_lighteval(single(tmp_path, setting), "j")
+    assert key not in exported.data["model_parameters"]["generation_parameters"]
+    assert [note.key for note in exported.notes] == [f"profiles.j.{key}"]
+
+
+@pytest.mark.parametrize("key", ["top_k", "min_p", "presence_penalty"])
+def test_a_parameter_lighteval_never_sends_to_litellm_is_reported(tmp_path: Path, key: str) -> None:
+    exported = export_lighteval(single(tmp_path, f"extra_params = {{ {key} = 1 }}"), "j")
+    assert (
+        "generation_parameters" not in exported.data["model_parameters"]
+        or key not in (exported.data["model_parameters"]["generation_parameters"])
+    )
+    assert [note.key for note in exported.notes] == [f"profiles.j.{key}"]
+
+
+def test_an_unset_temperature_is_reported_as_lightevals_greedy_default(tmp_path: Path) -> None:
+    path = tmp_path / "llmport.toml"
+    path.write_text('[profiles.j]\nprovider = "litellm"\nchat_model = "openai/m"\n')
+    notes = export_lighteval(read_profiles(path), "j").notes
+    assert [(n.key, n.reason) for n in notes] == [
+        ("profiles.j.temperature", "not set: LightEval sends temperature 0 (greedy decoding)")
     ]

@@ -91,7 +91,7 @@ def test_a_credential_header_is_refused(tmp_path: Path) -> None:
         '[profiles.x]\nprovider = "litellm"\nchat_model = "openai/m"\n'
         'extra_headers = { Authorization = "Bearer sk-secret-1" }\n'
     )
-    with pytest.raises(ConfigurationError, match=r"extra_headers\.Authorization: a credential"):
+    with pytest.raises(ConfigurationError, match=r"Authorization: holds a credential"):
         export_litellm_proxy(profiles(tmp_path, text))
 
 
@@ -201,3 +201,40 @@ def test_a_budget_redis_password_is_refused(tmp_path: Path) -> None:
     text = SINGLES + 'budget = { usd = 1.0, redis_url = "redis://:hunter22@127.0.0.1:6379/0" }\n'
     with pytest.raises(ConfigurationError, match=r"strong\.budget\.redis_url: holds a password"):
         export_litellm_proxy(profiles(tmp_path, text))
+
+
+def test_a_description_is_kept_for_the_way_back(tmp_path: Path) -> None:
+    from llmport.interop import import_litellm_proxy
+
+    text = GROUP.replace("[profiles.fast]", '[profiles.fast]\ndescription = "cheap: #1"')
+    text += 'description = "the good one"\n'
+    exported = export_litellm_proxy(profiles(tmp_path, text))
+    config = tmp_path / "config.yaml"
+    config.write_text(exported.text, encoding="utf-8")
+    back = import_litellm_proxy(config).data["profiles"]
+    assert (back["fast"]["description"], back["quality"]["description"]) == (
+        "cheap: #1",
+        "the good one",
+    )
+
+
+def test_a_nested_group_with_its_own_fallback_on_is_reported_in_the_outer_group(
+    tmp_path: Path,
+) -> None:
+    text = SINGLES + (
+        '\n[profiles.inner]\nmembers = ["strong", "fast"]\nfallback_on = ["rate_limit"]\n'
+        '\n[profiles.outer]\nmembers = ["inner", "fast"]\n'
+    )
+    notes = export_litellm_proxy(profiles(tmp_path, text)).notes
+    assert "profiles.outer.members" in [n.key for n in notes]
+
+
+def test_an_openai_compatible_profile_without_a_key_variable_is_reported(tmp_path: Path) -> None:
+    text = (
+        f'[profiles.x]\nprovider = "openai_compatible"\nchat_model = "m"\nbase_url = "{GATEWAY}"\n'
+    )
+    (note,) = export_litellm_proxy(profiles(tmp_path, text)).notes
+    assert (note.key, note.reason) == (
+        "profiles.x.api_key_env",
+        "not set: the app reads OPENAI_COMPATIBLE_API_KEY, the proxy OPENAI_API_KEY",
+    )

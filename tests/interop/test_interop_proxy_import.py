@@ -164,15 +164,16 @@ def test_a_file_that_is_not_a_proxy_config_is_refused(
         import_litellm_proxy(path)
 
 
-def test_a_fallback_to_an_unknown_model_is_refused_with_the_profile_error(tmp_path: Path) -> None:
+def test_a_fallback_to_an_unknown_model_is_reported_and_left_out(tmp_path: Path) -> None:
     config = {
-        "model_list": [deployment("a", "openai/a")],
-        "router_settings": {"fallbacks": [{"a": ["nowhere"]}]},
+        "model_list": [deployment("a", "openai/a"), deployment("b", "openai/b")],
+        "router_settings": {"fallbacks": [{"a": ["nowhere", "b"]}]},
     }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    with pytest.raises(ConfigurationError, match="unknown member profile 'nowhere'"):
-        import_litellm_proxy(path)
+    profiles, notes = imported(tmp_path, config)
+    assert profiles["a"]["members"] == ["a-1", "b"]
+    assert [(n.key, n.reason) for n in notes] == [
+        ("router_settings.fallbacks[0].a", "falls back to 'nowhere', no deployment of model_list")
+    ]
 
 
 def test_an_exported_group_whose_fallbacks_were_edited_is_read_from_the_fallbacks(
@@ -197,3 +198,84 @@ def test_other_model_info_is_reported(tmp_path: Path) -> None:
     config = {"model_list": [{**deployment("m", "openai/m"), "model_info": {"id": "x"}}]}
     _, notes = imported(tmp_path, config)
     assert [n.key for n in notes] == ["model_list[0].model_info.id"]
+
+
+def test_a_member_name_never_takes_the_name_of_another_deployment(tmp_path: Path) -> None:
+    config = {
+        "model_list": [
+            deployment("chat", "openai/a"),
+            deployment("chat", "anthropic/b"),
+            deployment("chat-1", "openai/c"),
+        ]
+    }
+    profiles, _ = imported(tmp_path, config)
+    assert profiles["chat-1"]["chat_model"] == "openai/c"
+    members = profiles["chat"]["members"]
+    assert [profiles[m]["chat_model"] for m in members] == ["openai/a", "anthropic/b"]
+
+
+def test_a_context_window_list_alone_makes_a_group_falling_back_on_context_length(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "model_list": [deployment("a", "openai/a"), deployment("b", "openai/b")],
+        "litellm_settings": {"context_window_fallbacks": [{"a": ["b"]}]},
+    }
+    profiles, notes = imported(tmp_path, config)
+    assert profiles["a"] == {"members": ["a-1", "b"], "fallback_on": ["context_length"]}
+    assert notes == []
+
+
+def test_fallbacks_of_a_model_not_in_the_model_list_are_reported(tmp_path: Path) -> None:
+    config = {
+        "model_list": [deployment("a", "openai/a")],
+        "router_settings": {"fallbacks": [{"ghost": ["a"]}]},
+    }
+    profiles, notes = imported(tmp_path, config)
+    assert list(profiles) == ["a"]
+    assert [n.key for n in notes] == ["router_settings.fallbacks[0].ghost"]
+
+
+def test_models_falling_back_on_each_other_try_each_deployment_once(tmp_path: Path) -> None:
+    config = {
+        "model_list": [deployment(n, f"openai/{n}") for n in ("a", "b", "c")],
+        "router_settings": {"fallbacks": [{"a": ["b"]}, {"b": ["c", "a"]}]},
+    }
+    profiles, notes = imported(tmp_path, config)
+    assert profiles["a"]["members"] == ["a-1", "b-1", "c"]
+    assert profiles["b"]["members"] == ["b-1", "c", "a-1"]
+    assert [n.key for n in notes] == [
+        "router_settings.fallbacks[0].a",
+        "router_settings.fallbacks[1].b",
+    ]
+
+
+def test_included_files_add_their_deployments_as_the_proxy_reads_them(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "more.yaml").write_text(
+        yaml.safe_dump({"model_list": [deployment("b", "openai/b")]}), encoding="utf-8"
+    )
+    config = {
+        "include": ["models/more.yaml"],
+        "model_list": [deployment("a", "openai/a")],
+        "router_settings": {"fallbacks": [{"a": ["b"]}]},
+    }
+    profiles, notes = imported(tmp_path, config)
+    assert profiles["a"]["members"] == ["a-1", "b"]
+    assert profiles["b"]["chat_model"] == "openai/b"
+    assert notes == []
+
+
+def test_a_missing_included_file_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"include": ["nowhere.yaml"]}), encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"nowhere\.yaml: cannot read"):
+        import_litellm_proxy(path)
+
+
+def test_a_model_read_from_the_environment_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    config = {"model_list": [deployment("m", "os.environ/MODEL")]}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"litellm_params\.model: .*environment"):
+        import_litellm_proxy(path)

@@ -12,11 +12,25 @@ from llmport.errors import ErrorKind
 from llmport.interop import export_litellm_proxy, import_litellm_proxy, read_profiles
 from llmport.interop._toml_write import profiles_toml
 
-TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
-NAMES = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="*"),
-    min_size=1,
-    max_size=10,
+#: Strings YAML 1.1 would read as something else unless quoted, and other traps.
+RETYPED = st.sampled_from(
+    [
+        *("yes", "No", "on", "null", "~", "true", "1.0", "0x10", "0o17", "1e3", ".inf", "-.nan"),
+        *("2024-01-01", "2001-12-14t21:59:43.10-05:00", "12:30:00", "<<", "=", ":", "#", "- x"),
+        *(" lead", "trail ", "a: b", "[x]", "{y}", "&a", "!t", "%p", "@", "'q'", '"dq"', "a\nb"),
+    ]
+)
+TEXT = st.one_of(
+    RETYPED, st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+)
+NAMES = st.one_of(
+    RETYPED,
+    st.text(
+        st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="*"),
+        min_size=1,
+        max_size=10,
+    ),
+    st.text(st.sampled_from("ab-_é✓ "), min_size=200, max_size=300),
 )
 VARIABLES = st.from_regex(r"[A-Z][A-Z0-9_]{0,12}", fullmatch=True)
 FLOATS = st.floats(min_value=0, max_value=1, allow_nan=False)
@@ -39,6 +53,7 @@ def single(draw: st.DrawFn) -> dict[str, Any]:
         )
     optional: dict[str, st.SearchStrategy[Any]] = {
         "api_key_env": VARIABLES,
+        "description": TEXT,
         "temperature": st.floats(min_value=0, max_value=2, allow_nan=False),
         "top_p": FLOATS,
         "max_tokens": st.integers(min_value=1, max_value=10**6),
@@ -81,6 +96,8 @@ def profiles_files(draw: st.DrawFn) -> dict[str, Any]:
         }
         if draw(st.booleans()):
             table["fallback_on"] = draw(KINDS)
+        if draw(st.booleans()):
+            table["description"] = draw(TEXT)
         profiles[name] = table
     data: dict[str, Any] = {"profiles": profiles}
     if draw(st.booleans()):
@@ -107,3 +124,6 @@ def test_export_then_import_gives_back_the_same_profiles_and_reports_nothing(
     assert dict(after) == dict(before)
     assert after.default == before.default
     assert imported.notes == ()
+    described = {name: table.get("description") for name, table in data["profiles"].items()}
+    back_described = {name: t.get("description") for name, t in imported.data["profiles"].items()}
+    assert back_described == described

@@ -20,19 +20,18 @@ from llmport.profiles import Profiles
 
 __all__ = ["export_lighteval"]
 
-#: litellm_params -> LightEval generation_parameters.
+#: litellm_params -> the generation_parameters LightEval's LiteLLM client sends (each >= 0).
 _GENERATION = {
     "temperature": "temperature",
     "top_p": "top_p",
     "max_tokens": "max_new_tokens",
     "seed": "seed",
     "stop": "stop_tokens",
-    "top_k": "top_k",
-    "min_p": "min_p",
     "frequency_penalty": "frequency_penalty",
-    "presence_penalty": "presence_penalty",
     "repetition_penalty": "repetition_penalty",
 }
+#: generation_parameters LightEval reads but its LiteLLM client never sends.
+_NOT_SENT = frozenset({"top_k", "min_p", "presence_penalty"})
 #: llmport's retry policy -> LightEval's own retry settings.
 _RETRY = {
     "max_attempts": "api_max_retry",
@@ -70,11 +69,18 @@ def export_lighteval(profiles: Profiles, name: str) -> Converted:
         if ours in retry:
             model_parameters[theirs] = retry.pop(ours)
     others.update({f"retry.{key}": value for key, value in retry.items()})
-    generation = {_GENERATION[k]: params.pop(k) for k in list(params) if k in _GENERATION}
+    generation, negative = _generation(params)
+    notes = [
+        Note(where, f"profiles.{name}.{k}", "LightEval accepts no negative value here")
+        for k in negative
+    ]
     if generation:
         model_parameters["generation_parameters"] = generation
-    notes = [
-        Note(where, f"profiles.{name}.{k}", "LightEval's config has no such setting")
+    if "temperature" not in generation and "temperature" not in negative:
+        reason = "not set: LightEval sends temperature 0 (greedy decoding)"
+        notes.append(Note(where, f"profiles.{name}.temperature", reason))
+    notes += [
+        Note(where, f"profiles.{name}.{k}", _reason(k))
         for k in [*params, *others]
         if others.get(k) != {}  # an empty extra_params says nothing
     ]
@@ -90,3 +96,26 @@ def export_lighteval(profiles: Profiles, name: str) -> Converted:
         )
     header += [f"Not carried over: {note.key}: {note.reason}" for note in notes]
     return Converted(data, dump_yaml(data, header), tuple(notes))
+
+
+def _generation(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Take from `params` LightEval's generation_parameters, and the keys of negative values."""
+    generation: dict[str, Any] = {}
+    negative: list[str] = []
+    for ours, theirs in _GENERATION.items():
+        if ours not in params:
+            continue
+        value = params.pop(ours)
+        if ours == "stop" and isinstance(value, str):
+            value = [value]
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            negative.append(ours)
+            continue
+        generation[theirs] = value
+    return generation, negative
+
+
+def _reason(key: str) -> str:
+    if key in _NOT_SENT:
+        return "LightEval reads it but its LiteLLM client does not send it"
+    return "LightEval's config has no such setting"

@@ -21,10 +21,18 @@ from __future__ import annotations
 
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 from llmport.errors import ConfigurationError, ErrorKind
-from llmport.interop._common import ENV_PREFIX, MARKER, SECRET_HEADERS, Converted, Note, dump_yaml
+from llmport.interop._common import (
+    ENV_PREFIX,
+    MARKER,
+    Converted,
+    Note,
+    credential_keys,
+    dump_yaml,
+    is_credential_name,
+    url_has_credential,
+)
 from llmport.profiles import Profile, Profiles
 
 __all__ = ["deployment_params", "export_litellm_proxy"]
@@ -105,11 +113,23 @@ class _Exporter:
             self.groups[profile.name] = tried[1:]
             params = dict(self.single(tried[0])[0])
             marker["members"] = list(profile.members)
+            for member in profile.members:
+                if self.profiles[member].is_group and self.kinds(member) != self.kinds(
+                    profile.name
+                ):
+                    self.note(
+                        f"profiles.{profile.name}.members",
+                        f"{member} falls back on its own errors in the app; on the proxy, its "
+                        "members are tried in order on this group's errors",
+                    )
             if profile.fallback_on is not None:
                 marker["fallback_on"] = sorted(kind.value for kind in profile.fallback_on)
         else:
             params, own = self.single(profile.name)
             marker.update(own)
+        description = self.table(profile.name).get("description")
+        if description is not None:
+            marker["description"] = description
         if profile.budget is not None:
             marker["budget"] = self.budget(profile)
             self.note(f"profiles.{profile.name}.budget", _LOST["budget"])
@@ -122,9 +142,7 @@ class _Exporter:
 
     def budget(self, profile: Profile) -> dict[str, Any]:
         """The profile's budget table as the file writes it (never a Redis password)."""
-        if self.tables is None:
-            self.tables = _tables(self.profiles)
-        table = dict(self.tables.get(profile.name, {}).get("budget") or {})
+        table = dict(self.table(profile.name).get("budget") or {})
         if not table:
             budget = profile.budget
             assert budget is not None
@@ -133,13 +151,19 @@ class _Exporter:
             table = {k: v for k, v in values.items() if v is not None}
             if budget.fail_open:
                 table["fail_open"] = True
-        url = table.get("redis_url")
-        if isinstance(url, str) and urlsplit(url).password:
+        if url_has_credential(table.get("redis_url")):
             raise ConfigurationError(
                 f"{self.profiles.path}: profiles.{profile.name}.budget.redis_url: holds a "
                 "password, and a credential is never exported"
             )
         return table
+
+    def table(self, name: str) -> dict[str, Any]:
+        """Profile `name`'s table as written in the file (empty if it cannot be read again)."""
+        if self.tables is None:
+            self.tables = _tables(self.profiles)
+        table = self.tables.get(name)
+        return table if isinstance(table, dict) else {}
 
     def leaves(self, name: str) -> list[str]:
         """The single profiles a group tries, in order, each once."""
@@ -171,12 +195,7 @@ class _Exporter:
                 f"{self.profiles.path}: {where}.api_key: a literal key is never exported; "
                 "put it in an environment variable and name it in api_key_env"
             )
-        for header in settings.get("extra_headers", {}):
-            if header.lower() in SECRET_HEADERS:
-                raise ConfigurationError(
-                    f"{self.profiles.path}: {where}.extra_headers.{header}: a credential is "
-                    "never exported; use api_key_env"
-                )
+        self.refuse_credentials(where, settings)
         model = str(settings.pop("chat_model", ""))
         params: dict[str, Any] = {"model": model}
         if provider == "openai_compatible":
@@ -185,6 +204,11 @@ class _Exporter:
             marker["provider"] = provider
         if profile.api_key_env:
             params["api_key"] = ENV_PREFIX + profile.api_key_env
+        elif provider == "openai_compatible":
+            self.note(
+                f"{where}.api_key_env",
+                "not set: the app reads OPENAI_COMPATIBLE_API_KEY, the proxy OPENAI_API_KEY",
+            )
         for key in (*PROVIDER_PARAMS[provider], *SHARED_PARAMS):
             if key in settings:
                 params[key] = settings.pop(key)
@@ -203,6 +227,18 @@ class _Exporter:
             for key in settings:
                 self.note(f"{where}.{key}", _LOST.get(key, "no LiteLLM proxy equivalent"))
         return params
+
+    def refuse_credentials(self, where: str, settings: dict[str, Any]) -> None:
+        """Refuse a credential in a URL, a header or extra_params (never naming its value)."""
+        found = [key for key in ("api_base", "base_url") if url_has_credential(settings.get(key))]
+        headers = settings.get("extra_headers", {})
+        found += [f"extra_headers.{name}" for name in headers if is_credential_name(name)]
+        found += [f"extra_params.{key}" for key in credential_keys(settings.get("extra_params"))]
+        if found:
+            raise ConfigurationError(
+                f"{self.profiles.path}: {where}.{found[0]}: holds a credential, and a credential "
+                "is never exported; put the key in an environment variable named by api_key_env"
+            )
 
     def router(self) -> dict[str, Any]:
         """`router_settings`: no retries on the proxy, and each group's fallbacks."""

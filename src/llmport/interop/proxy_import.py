@@ -16,8 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from llmport.errors import ConfigurationError
-from llmport.interop._common import ENV_PREFIX, MARKER, Converted, Note, read_yaml
-from llmport.interop._toml_write import profiles_toml
+from llmport.interop._common import (
+    ENV_PREFIX,
+    MARKER,
+    Converted,
+    Note,
+    drop_credentials,
+    read_proxy_config,
+)
+from llmport.interop._toml_write import DROPPED, portable, profiles_toml
 from llmport.interop.proxy_export import KIND_LISTS, PROVIDER_PARAMS, PROXY_KINDS, SHARED_PARAMS
 
 __all__ = ["import_litellm_proxy"]
@@ -40,7 +47,7 @@ def import_litellm_proxy(path: str | os.PathLike[str]) -> Converted:
             equivalent profiles are not valid.
     """
     importer = _Importer(str(path))
-    data = importer.run(read_yaml(path))
+    data = importer.run(read_proxy_config(path))
     header = [f"Profiles imported by llmport from {path}."]
     if importer.notes:
         header.append("Not expressible in a profiles file:")
@@ -74,6 +81,13 @@ class _Importer:
             str, tuple[tuple[int, dict[str, Any]], dict[str, Any], dict[str, dict[str, list[str]]]]
         ] = {}
 
+        #: Where each model's fallback list is written, by list key and model name.
+        self.written: dict[tuple[str, str], str] = {}
+        #: The model names of the file: a member's name is never one of them.
+        self.reserved: set[str] = set()
+        #: Per model name read as a group: its own deployments' profiles, its fallbacks.
+        self.chains: dict[str, tuple[list[str], list[str]]] = {}
+
     def note(self, key: str, reason: str) -> None:
         self.notes.append(Note(self.file, key, reason))
 
@@ -96,12 +110,15 @@ class _Importer:
             if not isinstance(entry, dict) or not isinstance(entry.get("model_name"), str):
                 raise self.fail(f"model_list[{index}]", "must be a mapping with a model_name")
             by_name.setdefault(entry["model_name"], []).append((index, entry))
+        self.reserved = set(by_name)
+        self.known_models(fallbacks, {name for name in by_name if "*" not in name})
         for name, entries in by_name.items():
             if "*" in name:
                 self.note(f"model_list[{entries[0][0]}]", "a wildcard model_name is not a profile")
                 continue
             self.model(name, entries, fallbacks)
         self.finish()
+        self.untie_cycles()
         data: dict[str, Any] = {"profiles": self.profiles}
         if self.default is not None:
             data = {"default": self.default, **data}
@@ -136,7 +153,73 @@ class _Importer:
                 if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
                     raise self.fail(f"{where}[{index}].{name}", "must be a list of model names")
                 found[str(name)] = targets
+                self.written[(where.rsplit(".", 1)[-1], str(name))] = f"{where}[{index}].{name}"
         return found
+
+    def known_models(self, fallbacks: dict[str, dict[str, list[str]]], names: set[str]) -> None:
+        """Report (and drop) fallbacks from or to a model no deployment is named after."""
+        for key, lists in fallbacks.items():
+            for name in list(lists):
+                where = self.written[(key, name)]
+                if name not in names:
+                    self.note(where, "names no deployment of model_list")
+                    del lists[name]
+                    continue
+                for target in lists[name]:
+                    if target not in names:
+                        self.note(where, f"falls back to {target!r}, no deployment of model_list")
+                lists[name] = [target for target in lists[name] if target in names]
+
+    def rest(self, name: str, fallbacks: dict[str, dict[str, list[str]]]) -> list[str]:
+        """What `name` falls back to: its general list, else its context or content list."""
+        for key in _FALLBACK_KEYS:
+            if fallbacks[key].get(name):
+                return fallbacks[key][name]
+        return []
+
+    def untie_cycles(self) -> None:
+        """A group in a fallback cycle lists the deployments the proxy tries, each once.
+
+        The proxy follows a fallback's own fallbacks and skips what it has tried; a
+        profiles file has no cycles, so such a group is written as that order.
+        """
+        cyclic = [name for name in self.chains if name in self.reachable(name)]
+        orders = {name: self.order(name) for name in cyclic}
+        for name, order in orders.items():
+            self.profiles[name]["members"] = order
+            key = next(k for k in _FALLBACK_KEYS if (k, name) in self.written)
+            self.note(
+                self.written[(key, name)],
+                "the fallbacks form a cycle: the group lists the deployments the proxy would "
+                "try, each once",
+            )
+
+    def reachable(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(self.profiles[name].get("members", []))
+        while todo:
+            member = todo.pop()
+            if member not in seen:
+                seen.add(member)
+                todo += self.profiles.get(member, {}).get("members", [])
+        return seen
+
+    def order(self, name: str) -> list[str]:
+        """The deployments the proxy tries for `name`: its own, then its fallbacks', depth first."""
+        tried: list[str] = []
+        visited: set[str] = set()
+
+        def visit(model: str) -> None:
+            if model in visited:
+                return
+            visited.add(model)
+            own, rest = self.chains.get(model, ([model], []))
+            tried.extend(p for p in own if p not in tried)
+            for target in rest:
+                visit(target)
+
+        visit(name)
+        return tried
 
     def model(
         self,
@@ -144,7 +227,7 @@ class _Importer:
         entries: list[tuple[int, dict[str, Any]]],
         fallbacks: dict[str, dict[str, list[str]]],
     ) -> None:
-        rest = fallbacks["fallbacks"].get(name, [])
+        rest = self.rest(name, fallbacks)
         markers = [self.marker(index, entry) for index, entry in entries]
         if any(marker.get("default") for marker in markers):
             self.default = name
@@ -164,25 +247,28 @@ class _Importer:
         fallbacks: dict[str, dict[str, list[str]]],
     ) -> None:
         """A group read from the proxy's own settings: the deployments, then the fallbacks."""
-        rest = fallbacks["fallbacks"].get(name, [])
+        rest = self.rest(name, fallbacks)
         members = []
         pairs = zip(entries, markers, strict=True)
         for number, ((index, entry), marker) in enumerate(pairs, start=1):
             member = self.free_name(f"{name}-{number}")
+            self.reserved.add(member)
             self.single(member, index, entry, marker)
             members.append(member)
+        self.chains[name] = (members, rest)
         self.group(name, members + rest, self.kinds(name, rest, fallbacks))
 
     def finish(self) -> None:
         """Groups an export described: kept as written unless the fallbacks were edited."""
         for name, (entry, marker, fallbacks) in self.exported_groups.items():
             members = marker["members"]
-            rest = fallbacks["fallbacks"].get(name, [])
+            rest = self.rest(name, fallbacks)
             known = all(isinstance(m, str) and m in self.profiles for m in members)
             if known and self.leaves(name)[1:] == rest:
                 self.group(name, members, marker.get("fallback_on"))
-                if "budget" in marker:
-                    self.profiles[name]["budget"] = marker["budget"]
+                for key in ("description", "budget"):
+                    if key in marker:
+                        self.profiles[name][key] = marker[key]
             else:
                 self.note(
                     f"model_list[{entry[0]}].model_info.{MARKER}.members",
@@ -205,14 +291,17 @@ class _Importer:
         """The errors on which the proxy falls back from `name` (None: llmport's default)."""
         if not rest:
             return None
-        kinds = set(PROXY_KINDS)
+        general = bool(fallbacks["fallbacks"].get(name))
+        kinds = set(PROXY_KINDS) if general else set()
         for kind, key in KIND_LISTS.items():
             own = fallbacks[key].get(name)
-            if fallbacks[key] and own is None:
+            if own == rest:
+                kinds.add(kind)
+            elif own is not None or (general and fallbacks[key]):
+                # Where the proxy has such a list, it is the only one read for that error.
                 kinds.discard(kind)
-            elif own is not None and own != rest:
-                kinds.discard(kind)
-                self.note(f"{key}.{name}", "differs from its fallbacks: a group has one list")
+            if own is not None and own != rest:
+                self.note(self.written[(key, name)], "differs from the fallbacks the group has")
         return sorted(kind.value for kind in kinds)
 
     def marker(self, index: int, entry: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +317,7 @@ class _Importer:
         return marker
 
     def free_name(self, name: str) -> str:
-        while name in self.profiles:
+        while name in self.profiles or name in self.reserved:
             name += "-1"
         return name
 
@@ -243,12 +332,23 @@ class _Importer:
         params = entry.get("litellm_params")
         if not isinstance(params, dict) or not isinstance(params.get("model"), str):
             raise self.fail(where, "must be a mapping with a model")
-        params = {key: value for key, value in params.items() if value is not None}
+        dropped: list[str] = []
+        info = f"model_list[{index}].model_info.{MARKER}"
+        params = {
+            key: portable(value, f"{where}.{key}", dropped)
+            for key, value in params.items()
+            if value is not None  # unset, as LiteLLM reads it
+        }
+        params = {key: value for key, value in params.items() if value is not DROPPED}
         provider = "litellm"
         if marker.get("provider") == "openai_compatible":
             provider = "openai_compatible"
         table: dict[str, Any] = {"provider": provider}
         model = params.pop("model")
+        if model.startswith(ENV_PREFIX):
+            raise self.fail(
+                f"{where}.model", "read from the environment; a profile names its model: write it"
+            )
         if provider == "openai_compatible":
             table["chat_model"] = model.removeprefix("openai/")
             table["base_url"] = params.pop("api_base", "")
@@ -259,6 +359,8 @@ class _Importer:
             table["api_key_env"] = key.removeprefix(ENV_PREFIX)
         elif key is not None:
             self.note(f"{where}.api_key", "a literal key is not imported: use api_key_env")
+        for found in drop_credentials(params):
+            self.note(f"{where}.{found}", "a literal credential is not imported")
         extra: dict[str, Any] = {}
         for param, value in params.items():
             if isinstance(value, str) and value.startswith(ENV_PREFIX):
@@ -274,9 +376,12 @@ class _Importer:
                 extra[param] = value
         if extra:
             table["extra_params"] = extra
-        settings = marker.get("settings") or {}
+        settings = portable(marker.get("settings") or {}, f"{info}.settings", dropped)
         if isinstance(settings, dict):
             table.update(settings)
-        if "budget" in marker:
-            table["budget"] = marker["budget"]
+        for key in dropped:
+            self.note(key, "a value a profiles file cannot hold (null, bytes, or itself)")
+        for key in ("description", "budget"):
+            if key in marker:
+                table[key] = marker[key]
         self.profiles[name] = table
