@@ -28,7 +28,7 @@ from llmport.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from llmport.base import BaseLLM
-    from llmport.config import BaseLLMConfig
+    from llmport.config import BaseLLMConfig, EnvFile
 
 __all__ = [
     "available_providers",
@@ -99,22 +99,28 @@ def available_providers() -> list[str]:
     return sorted(_providers)
 
 
-def build_provider(name: str, settings: Mapping[str, Any]) -> BaseLLM:
+def build_provider(name: str, settings: Mapping[str, Any], *, env_file: EnvFile = None) -> BaseLLM:
     """The provider registered as `name` with `settings`, from the cache when possible.
 
     Settings that are not config fields (such as `hooks` or FakeLLM's `script`) make a
-    new instance that is not cached: they cannot be compared safely.
+    new instance that is not cached: they cannot be compared safely. `env_file` is a
+    dotenv file read below the environment (see `BaseLLMConfig.load`).
     """
     provider = _resolve(name)
-    if not set(settings) <= set(provider.config_class.model_fields):
-        return provider(**settings)
+    fields = provider.config_class.model_fields
+    if not set(settings) <= set(fields):
+        if not env_file:
+            return provider(**settings)
+        own = {k: v for k, v in settings.items() if k in fields}
+        config = provider.config_class.load(env_file=env_file, **own)
+        return provider(config=config, **{k: v for k, v in settings.items() if k not in fields})
     # Loading a config costs ~1 ms; the same arguments and environment give the same config.
-    quick = _quick_key(provider, settings)
+    quick = None if env_file else _quick_key(provider, settings)
     with _instances_lock:
         instance: BaseLLM | None = _instances.get(quick) if quick else None
     if instance is not None:
         return instance
-    config = provider.config_class.load(**settings)
+    config = provider.config_class.load(env_file=env_file, **settings)
     instance = cached((provider, config_fingerprint(config)), lambda: provider(config=config))
     if quick is not None:
         with _instances_lock:

@@ -13,6 +13,11 @@ How `get_default_llm()` chooses, first match wins:
 4. `OPENAI_COMPATIBLE_BASE_URL` is set: `openai_compatible` (when registered).
 5. Otherwise a `ConfigurationError` says what to set.
 
+Neither reads a `.env` file unless asked: `get_default_llm(env_file=".env")` and
+`get_llm(name, env_file=".env")` read the provider's settings and the variables above
+from the file, below the environment (a variable already set wins). The `llmport`
+command line reads `./.env` itself.
+
 `get_llm(name)` looks `name` up among the active profiles first, then among providers.
 Instances are cached per provider class and effective config (environment values and
 the API key included; the key is compared by its SHA-256 digest, never stored in the
@@ -23,6 +28,7 @@ empties the cache.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmport import _provider_table as table
@@ -38,6 +44,7 @@ from llmport.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from llmport.base import BaseLLM
+    from llmport.config import EnvFile
 
 __all__ = [
     "available_providers",
@@ -51,11 +58,12 @@ __all__ = [
 ]
 
 
-def get_llm(name: str, **settings: Any) -> BaseLLM:
+def get_llm(name: str, *, env_file: EnvFile = None, **settings: Any) -> BaseLLM:
     """The LLM named `name`: an active profile, else a registered provider.
 
-    `settings` beat the profile's values and environment variables. Calls with the same
-    name and effective settings return the same (cached) instance.
+    `settings` beat the profile's values and environment variables, which beat the
+    `env_file` (a dotenv path; none by default; profiles do not read it). Calls with the
+    same name and effective settings return the same (cached) instance.
 
     Raises:
         ConfigurationError: unknown name (with the known ones and a close match) or bad settings.
@@ -65,21 +73,24 @@ def get_llm(name: str, **settings: Any) -> BaseLLM:
     profiles = active_profiles()
     if profiles is not None and name in profiles:
         return profiles.build(name, **settings)
-    return build_provider(name, settings)
+    return build_provider(name, settings, env_file=env_file)
 
 
-def get_default_llm(**settings: Any) -> BaseLLM:
+def get_default_llm(*, env_file: EnvFile = None, **settings: Any) -> BaseLLM:
     """Build the LLM chosen by the environment (see the module docstring for the rule).
+
+    With `env_file`, a dotenv file's variables count too, below the environment's.
 
     Raises:
         ConfigurationError: nothing is configured, or `DEFAULT_LLM` names an unknown provider.
     """
-    return get_llm(default_provider_name(), **settings)
+    return get_llm(default_provider_name(env_file=env_file), env_file=env_file, **settings)
 
 
-def default_provider_name() -> str:
+def default_provider_name(*, env_file: EnvFile = None) -> str:
     """The profile or provider name `get_default_llm()` would use."""
-    explicit = os.environ.get("DEFAULT_LLM", "").strip()
+    environ = _environment(env_file)
+    explicit = environ.get("DEFAULT_LLM", "").strip()
     if explicit:
         return explicit
     from llmport.profiles import active_profiles
@@ -88,7 +99,7 @@ def default_provider_name() -> str:
     if profiles is not None and profiles.default:
         return profiles.default
     for variable, name in table._DETECTION:
-        if os.environ.get(variable, "").strip() and table._normalise(name) in table._providers:
+        if environ.get(variable, "").strip() and table._normalise(name) in table._providers:
             return name
     raise ConfigurationError(
         "no LLM is configured: set DEFAULT_LLM to a provider name "
@@ -106,3 +117,13 @@ def reset() -> None:
 
     forget_instances()
     forget_profiles()
+
+
+def _environment(env_file: EnvFile) -> Mapping[str, str]:
+    """`os.environ`, over the variables of `env_file` when one is given."""
+    if not env_file:
+        return os.environ
+    from dotenv import dotenv_values
+
+    from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return {**from_file, **os.environ}
