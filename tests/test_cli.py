@@ -200,7 +200,10 @@ def test_every_error_is_one_line_with_its_kind_once_and_a_next_step(
 
 
 PROBE = """
+import signal
 import sys
+# A parent that ignores SIGINT (some CI runners) passes that on: restore Python's default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from llmport.cli import main
 try:
     code = main(sys.argv[1:])

@@ -332,12 +332,12 @@ def _gateway(args: argparse.Namespace) -> int:
     from llmport.testing.gateway import MODELS, LocalGateway
 
     gateway = LocalGateway(port=args.port, api_key=args.api_key).start()
-    sys.stdout.write(f"llmport local gateway on {gateway.base_url} (Ctrl-C to stop)\n")
-    for name, description in MODELS.items():
-        sys.stdout.write(f"  {name:24} {description}\n")
-    sys.stdout.flush()
     try:
+        sys.stdout.write(f"llmport local gateway on {gateway.base_url} (Ctrl-C to stop)\n")
+        for name, description in MODELS.items():
+            sys.stdout.write(f"  {name:24} {description}\n")
+        sys.stdout.flush()
         gateway.serve_forever()
-    except KeyboardInterrupt:  # between start() and serve_forever()'s own handler
+    except KeyboardInterrupt:  # Ctrl-C before serve_forever() took over its handling
         gateway.stop()
     return 0
