@@ -62,6 +62,8 @@ def next_step(error: LLMError, config: BaseLLMConfig | None) -> str:
         + (f" (now {config.timeout:g} s)" if config is not None else ""),
         ErrorKind.CONNECTION: f"check that {var(endpoint)} is right and the server is up"
         + (f" (now {base})" if base else ""),
+        ErrorKind.BUDGET: "wait for the budget period to reset, or raise the tenant's limit",
+        ErrorKind.BUDGET_UNAVAILABLE: "check that the budget store (Redis) is reachable",
     }
     return steps.get(error.kind, "")
 
