@@ -256,6 +256,13 @@ def test_commands_that_do_not_call_litellm_do_not_import_it(
     assert run_cli(args, {**direct, **env}, tmp_path) == (expected_exit, False)
 
 
+def test_profiles_export_does_not_import_litellm(tmp_path: Path) -> None:
+    profiles = tmp_path / "llmport.toml"
+    profiles.write_text('[profiles.fast]\nprovider = "litellm"\nchat_model = "openai/small"\n')
+    args = ["profiles", "export", "--format", "litellm-proxy", "--config", str(profiles)]
+    assert run_cli(args, {}, tmp_path) == (0, False)
+
+
 def test_gateway_command_does_not_import_litellm(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", PROBE, "gateway", "--port", "0"],
