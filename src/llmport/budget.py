@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -228,7 +229,9 @@ class Budget:
 
     def record(self, metadata: Mapping[str, Any], usd: float, tokens: int) -> None:
         """Charge a finished call's spend to its tenant; a store failure is logged, not raised."""
-        if usd <= 0 and tokens <= 0:
+        usd = usd if math.isfinite(usd) and usd > 0 else 0.0  # NaN would poison the counter
+        tokens = max(tokens, 0)
+        if usd == 0 and tokens == 0:
             return
         try:
             self.store.add(self.tenant(metadata), self.window(), usd, tokens)
