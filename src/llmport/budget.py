@@ -16,8 +16,10 @@ N calls' cost (see docs/cost-and-budgets.md).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,13 +34,39 @@ if TYPE_CHECKING:
     from llmport.base import ChatRequest
     from llmport.cost import Spend
 
-__all__ = ["Budget", "BudgetStore", "MemoryBudgetStore", "Period", "Window", "refusal"]
+__all__ = [
+    "Budget",
+    "BudgetStore",
+    "MemoryBudgetStore",
+    "Period",
+    "Window",
+    "refusal",
+    "tenant_slot",
+]
 
 logger = logging.getLogger(__name__)
 
 Period = Literal["hour", "day", "month"]
 _PERIODS = ("hour", "day", "month")
 _FOREVER = float("inf")
+#: Tenant ids the stores use as they are; any other id is stored by its digest.
+_PLAIN_TENANT = re.compile(r"[A-Za-z0-9_.@+=-]{0,64}")
+#: How much of a tenant id a refusal message quotes.
+_QUOTED_TENANT = 64
+
+
+def tenant_slot(tenant: str) -> str:
+    """The name a store keeps `tenant`'s counters under: short, ASCII, never a `:`.
+
+    A plain id (letters, digits, `_.@+=-`, at most 64 characters) is its own slot. Any
+    other (longer, unicode, with spaces or key separators) becomes `~` and a digest, so
+    an attacker-chosen id can neither grow a key without bound nor reach another
+    tenant's counters (`~` is never part of a plain id).
+    """
+    if _PLAIN_TENANT.fullmatch(tenant):
+        return tenant
+    digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"~{digest[:40]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +110,14 @@ class BudgetStore(Protocol):
     remote: bool
 
     def read(self, tenant: str, window: Window) -> tuple[float, int]:
-        """USD and tokens spent by `tenant` in `window`; may raise when unreachable."""
+        """USD and tokens spent by `tenant` (a `tenant_slot`) in `window`; may raise."""
 
     def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
         """Add spend to `tenant` in `window`, atomically; may raise when unreachable."""
 
 
 class MemoryBudgetStore:
-    """Counters in this process, one lock around them; old periods are dropped."""
+    """Counters in this process, one lock around them; past periods are dropped."""
 
     remote = False
 
@@ -97,6 +125,11 @@ class MemoryBudgetStore:
         """Start with nothing spent."""
         self._lock = threading.Lock()
         self._spent: dict[str, tuple[float, float, int]] = {}  # tenant -> (start, usd, tokens)
+        self._latest = float("-inf")
+
+    def __len__(self) -> int:
+        """The number of tenants with counters kept."""
+        return len(self._spent)
 
     def read(self, tenant: str, window: Window) -> tuple[float, int]:
         """USD and tokens spent by `tenant` in `window`."""
@@ -108,6 +141,9 @@ class MemoryBudgetStore:
     def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
         """Add spend to `tenant` in `window`."""
         with self._lock:
+            if window.start > self._latest:  # a new period: the counters of past ones go
+                self._latest = window.start
+                self._spent = {t: e for t, e in self._spent.items() if e[0] >= window.start}
             entry = self._spent.get(tenant)
             if entry is None or entry[0] != window.start:
                 entry = (window.start, 0.0, 0)
@@ -162,8 +198,12 @@ class Budget:
                 raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
         if per is not None and per not in _PERIODS:
             raise ConfigurationError(f"Budget per must be one of {_PERIODS} or None, got {per!r}")
-        if not key:
-            raise ConfigurationError("Budget key must name a metadata key, e.g. 'tenant_id'")
+        if tokens is not None and not isinstance(tokens, int):
+            raise ConfigurationError(f"Budget tokens must be a whole number, got {tokens!r}")
+        if not key or not isinstance(key, str):
+            raise ConfigurationError(
+                f"Budget key must name a metadata key, e.g. 'tenant_id', got {key!r}"
+            )
         self.usd = usd
         self.tokens = tokens
         self.per = per
@@ -216,13 +256,13 @@ class Budget:
 
     def spent(self, tenant: str = "") -> tuple[float, int]:
         """USD and tokens `tenant` has spent in the current period."""
-        return self.store.read(tenant, self.window())
+        return self.store.read(tenant_slot(tenant), self.window())
 
     def check(self, metadata: Mapping[str, Any]) -> LLMError | None:
         """None when the call may go ahead; otherwise why not (`budget`, `budget_unavailable`)."""
         tenant, window = self.tenant(metadata), self.window()
         try:
-            usd, tokens = self.store.read(tenant, window)
+            usd, tokens = self.store.read(tenant_slot(tenant), window)
         except Exception as exc:
             return self._unavailable(exc, "checked")
         return self._over(tenant, window, usd, tokens)
@@ -234,7 +274,7 @@ class Budget:
         if usd == 0 and tokens == 0:
             return
         try:
-            self.store.add(self.tenant(metadata), self.window(), usd, tokens)
+            self.store.add(tenant_slot(self.tenant(metadata)), self.window(), usd, tokens)
         except Exception as exc:
             self._unavailable(exc, "charged")
 
@@ -278,7 +318,8 @@ class Budget:
             limit, spent = f"{self.tokens} tokens", f"{tokens} tokens"
         else:
             return None
-        who = f"tenant {tenant!r}" if tenant else f"calls without metadata[{self.key!r}]"
+        quoted = tenant if len(tenant) <= _QUOTED_TENANT else f"{tenant[:_QUOTED_TENANT]}..."
+        who = f"tenant {quoted!r}" if tenant else f"calls without metadata[{self.key!r}]"
         period = f" per {self.per}" if self.per else " in total"
         retry_after = None if window.end == _FOREVER else max(0.0, window.end - self.clock())
         return LLMError(
