@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmport import Budget, ConfigurationError, ErrorKind
-from llmport.budget import MemoryBudgetStore, tenant_slot
+from llmport.budget import MemoryBudgetStore, Window, tenant_slot
 from llmport.testing import FakeLLM
 
 USER = [{"role": "user", "content": "hi"}]
@@ -85,3 +85,51 @@ def test_counters_of_a_past_period_are_dropped() -> None:
 def test_malformed_budget_settings_raise_at_once(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
         Budget(**kwargs)
+
+
+class DownStore:
+    """A remote store that is unreachable: every call raises, and is counted."""
+
+    remote = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, tenant: str, window: Window) -> tuple[float, int]:
+        self.calls += 1
+        raise TimeoutError("no reply")
+
+    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
+        self.calls += 1
+        raise TimeoutError("no reply")
+
+
+def test_an_unreachable_store_is_not_asked_again_until_the_cooldown_ends() -> None:
+    now = [DAY_ONE]
+    store = DownStore()
+    budget = Budget(usd=1.0, clock=lambda: now[0], store=store, redis_cooldown=2.0)
+    llm = FakeLLM(budget=budget, **PRICED)
+    for _ in range(3):
+        refused = llm.chat_completions(USER)
+        assert refused.error is not None
+        assert refused.error.kind is ErrorKind.BUDGET_UNAVAILABLE
+    assert store.calls == 1
+    now[0] += 2.0
+    llm.chat_completions(USER)
+    assert store.calls == 2
+    assert llm.call_count == 0
+
+
+def test_a_failing_open_call_waits_on_an_unreachable_store_once_not_twice() -> None:
+    store = DownStore()
+    budget = Budget(usd=1.0, clock=lambda: DAY_ONE, store=store, fail_open=True)
+    llm = FakeLLM(budget=budget, **PRICED)
+    assert llm.chat_completions(USER).ok
+    assert llm.chat_completions(USER).ok
+    assert store.calls == 1
+
+
+@pytest.mark.parametrize("cooldown", [-1.0, float("nan"), "1"])
+def test_a_bad_redis_cooldown_is_refused(cooldown: Any) -> None:
+    with pytest.raises(ConfigurationError, match="redis_cooldown"):
+        Budget(usd=1, redis_cooldown=cooldown)

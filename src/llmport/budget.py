@@ -167,6 +167,9 @@ class Budget:
             with kind `budget_unavailable` (False, the default).
         redis_timeout: seconds allowed for connecting to and each reply from Redis; keep
             it well under the calls' timeout.
+        redis_cooldown: seconds after a failed Redis call during which the store is not
+            asked (calls fail closed or open at once), so a down or flapping Redis costs
+            at most one `redis_timeout` wait per cooldown, not one per call.
         prefix: the Redis key prefix; budgets with different limits need different ones.
         clock: returns Unix seconds (tests pass a fake one).
         store: counters to use instead of the default ones.
@@ -185,6 +188,7 @@ class Budget:
         *,
         fail_open: bool = False,
         redis_timeout: float = 0.25,
+        redis_cooldown: float = 1.0,
         prefix: str = "llmport:budget",
         clock: Callable[[], float] = time.time,
         store: BudgetStore | None = None,
@@ -192,7 +196,12 @@ class Budget:
         """Check the limits and pick the store (see the class docstring)."""
         if usd is None and tokens is None:
             raise ConfigurationError("Budget needs a limit: usd=..., tokens=... or both")
-        for name, value in (("usd", usd), ("tokens", tokens), ("redis_timeout", redis_timeout)):
+        for name, value in (
+            ("usd", usd),
+            ("tokens", tokens),
+            ("redis_timeout", redis_timeout),
+            ("redis_cooldown", redis_cooldown),
+        ):
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if value is not None and not (number and value >= 0):
                 raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
@@ -216,6 +225,9 @@ class Budget:
 
             store = RedisBudgetStore(redis_url, prefix=prefix, timeout=redis_timeout)
         self.store: BudgetStore = store if store is not None else MemoryBudgetStore()
+        self.redis_cooldown = redis_cooldown
+        self._down_until = float("-inf")
+        self._down_reason = ""
         self._window = Window(0.0, -1.0)
 
     def __repr__(self) -> str:
@@ -234,6 +246,7 @@ class Budget:
         if not isinstance(value, Mapping):
             raise ConfigurationError(f"budget must be a Budget or a table, got {value!r}")
         allowed = {"usd", "tokens", "per", "key", "redis_url", "fail_open", "redis_timeout"}
+        allowed |= {"redis_cooldown"}
         unknown = sorted(set(value) - allowed)
         if unknown:
             raise ConfigurationError(
@@ -261,10 +274,12 @@ class Budget:
     def check(self, metadata: Mapping[str, Any]) -> LLMError | None:
         """None when the call may go ahead; otherwise why not (`budget`, `budget_unavailable`)."""
         tenant, window = self.tenant(metadata), self.window()
+        if self._store_down():
+            return self._unavailable("checked")
         try:
             usd, tokens = self.store.read(tenant_slot(tenant), window)
         except Exception as exc:
-            return self._unavailable(exc, "checked")
+            return self._unavailable("checked", exc)
         return self._over(tenant, window, usd, tokens)
 
     def record(self, metadata: Mapping[str, Any], usd: float, tokens: int) -> None:
@@ -273,10 +288,13 @@ class Budget:
         tokens = max(tokens, 0)
         if usd == 0 and tokens == 0:
             return
+        if self._store_down():
+            self._unavailable("charged")
+            return
         try:
             self.store.add(tenant_slot(self.tenant(metadata)), self.window(), usd, tokens)
         except Exception as exc:
-            self._unavailable(exc, "charged")
+            self._unavailable("charged", exc)
 
     async def acheck(self, metadata: Mapping[str, Any]) -> LLMError | None:
         """`check` for async callers: a remote store is asked from a worker thread."""
@@ -329,8 +347,15 @@ class Budget:
             retry_after=retry_after,
         )
 
-    def _unavailable(self, exc: Exception, action: str) -> LLMError | None:
-        name = type(exc).__name__
+    def _store_down(self) -> bool:
+        """Whether the store failed less than `redis_cooldown` seconds ago (not asked then)."""
+        return self.clock() < self._down_until
+
+    def _unavailable(self, action: str, exc: Exception | None = None) -> LLMError | None:
+        if exc is not None:  # a fresh failure: leave the store alone for the cooldown
+            self._down_until = self.clock() + self.redis_cooldown
+            self._down_reason = type(exc).__name__
+        name = self._down_reason
         if action == "charged" or self.fail_open:
             verb = "not charged" if action == "charged" else "not checked (fail_open)"
             logger.warning("llm budget store unreachable (%s): spend %s", name, verb)
