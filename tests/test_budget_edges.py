@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from llmport import Budget, ConfigurationError, ErrorKind
 from llmport.budget import MemoryBudgetStore, Window, tenant_slot
+from llmport.streaming import UsageEvent
 from llmport.testing import FakeLLM
 
 USER = [{"role": "user", "content": "hi"}]
@@ -133,3 +134,32 @@ def test_a_failing_open_call_waits_on_an_unreachable_store_once_not_twice() -> N
 def test_a_bad_redis_cooldown_is_refused(cooldown: Any) -> None:
     with pytest.raises(ConfigurationError, match="redis_cooldown"):
         Budget(usd=1, redis_cooldown=cooldown)
+
+
+def test_a_stream_closed_after_its_usage_arrived_is_charged() -> None:
+    budget = Budget(tokens=1000)
+    llm = FakeLLM(budget=budget, **PRICED)
+    with llm.stream(USER) as stream:
+        for event in stream:
+            if isinstance(event, UsageEvent):
+                break
+    assert budget.spent() == (pytest.approx(0.02), 15)
+
+
+async def test_an_async_stream_closed_after_its_usage_arrived_is_charged() -> None:
+    budget = Budget(tokens=1000)
+    llm = FakeLLM(budget=budget, **PRICED)
+    async with llm.astream(USER) as stream:
+        async for event in stream:
+            if isinstance(event, UsageEvent):
+                break
+    assert budget.spent() == (pytest.approx(0.02), 15)
+
+
+def test_a_stream_closed_before_its_usage_arrived_charges_nothing() -> None:
+    budget = Budget(tokens=1000)
+    llm = FakeLLM(budget=budget, **PRICED)
+    with llm.stream(USER) as stream:
+        for _ in stream:
+            break
+    assert budget.spent() == (0.0, 0)
