@@ -93,8 +93,9 @@ def test_negative_and_garbage_counts_are_unknown() -> None:
 
 
 def test_anthropic_style_usage_names_are_read() -> None:
+    # Anthropic's input_tokens leaves out cache reads; the prompt count holds them.
     usage = parse_usage({"input_tokens": 4, "output_tokens": 6, "cache_read_input_tokens": 2})
-    assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (4, 6, 2)
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (6, 6, 2)
 
 
 # --- content -------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Budget counters in Redis, shared by every process that uses the same URL and prefix.
 
-Each tenant and period has two keys, `{prefix}:{tenant}:{period start}:usd` and
-`...:tokens`. A charge is one MULTI/EXEC pipeline: INCRBYFLOAT, INCRBY, and EXPIREAT
+Each tenant and period has two keys, `{prefix}:{tenant slot}:{period start}:usd` and
+`...:tokens`, where the slot is the tenant id itself when it is short and plain, and a
+digest otherwise (`llmport.budget.tenant_slot`): no tenant id can add a `:` or grow a key.
+A charge is one MULTI/EXEC pipeline: INCRBYFLOAT, INCRBY, and EXPIREAT
 at the end of the period, so counters update atomically and vanish when their
 period is over. Sockets time out after `timeout` seconds and nothing is retried,
 so an unreachable Redis costs a call at most a connect timeout plus a read timeout.

@@ -16,7 +16,10 @@ N calls' cost (see docs/cost-and-budgets.md).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,13 +34,39 @@ if TYPE_CHECKING:
     from llmport.base import ChatRequest
     from llmport.cost import Spend
 
-__all__ = ["Budget", "BudgetStore", "MemoryBudgetStore", "Period", "Window", "refusal"]
+__all__ = [
+    "Budget",
+    "BudgetStore",
+    "MemoryBudgetStore",
+    "Period",
+    "Window",
+    "refusal",
+    "tenant_slot",
+]
 
 logger = logging.getLogger(__name__)
 
 Period = Literal["hour", "day", "month"]
 _PERIODS = ("hour", "day", "month")
 _FOREVER = float("inf")
+#: Tenant ids the stores use as they are; any other id is stored by its digest.
+_PLAIN_TENANT = re.compile(r"[A-Za-z0-9_.@+=-]{0,64}")
+#: How much of a tenant id a refusal message quotes.
+_QUOTED_TENANT = 64
+
+
+def tenant_slot(tenant: str) -> str:
+    """The name a store keeps `tenant`'s counters under: short, ASCII, never a `:`.
+
+    A plain id (letters, digits, `_.@+=-`, at most 64 characters) is its own slot. Any
+    other (longer, unicode, with spaces or key separators) becomes `~` and a digest, so
+    an attacker-chosen id can neither grow a key without bound nor reach another
+    tenant's counters (`~` is never part of a plain id).
+    """
+    if _PLAIN_TENANT.fullmatch(tenant):
+        return tenant
+    digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"~{digest[:40]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +110,14 @@ class BudgetStore(Protocol):
     remote: bool
 
     def read(self, tenant: str, window: Window) -> tuple[float, int]:
-        """USD and tokens spent by `tenant` in `window`; may raise when unreachable."""
+        """USD and tokens spent by `tenant` (a `tenant_slot`) in `window`; may raise."""
 
     def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
         """Add spend to `tenant` in `window`, atomically; may raise when unreachable."""
 
 
 class MemoryBudgetStore:
-    """Counters in this process, one lock around them; old periods are dropped."""
+    """Counters in this process, one lock around them; past periods are dropped."""
 
     remote = False
 
@@ -96,6 +125,11 @@ class MemoryBudgetStore:
         """Start with nothing spent."""
         self._lock = threading.Lock()
         self._spent: dict[str, tuple[float, float, int]] = {}  # tenant -> (start, usd, tokens)
+        self._latest = float("-inf")
+
+    def __len__(self) -> int:
+        """The number of tenants with counters kept."""
+        return len(self._spent)
 
     def read(self, tenant: str, window: Window) -> tuple[float, int]:
         """USD and tokens spent by `tenant` in `window`."""
@@ -107,6 +141,9 @@ class MemoryBudgetStore:
     def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
         """Add spend to `tenant` in `window`."""
         with self._lock:
+            if window.start > self._latest:  # a new period: the counters of past ones go
+                self._latest = window.start
+                self._spent = {t: e for t, e in self._spent.items() if e[0] >= window.start}
             entry = self._spent.get(tenant)
             if entry is None or entry[0] != window.start:
                 entry = (window.start, 0.0, 0)
@@ -130,6 +167,9 @@ class Budget:
             with kind `budget_unavailable` (False, the default).
         redis_timeout: seconds allowed for connecting to and each reply from Redis; keep
             it well under the calls' timeout.
+        redis_cooldown: seconds after a failed Redis call during which the store is not
+            asked (calls fail closed or open at once), so a down or flapping Redis costs
+            at most one `redis_timeout` wait per cooldown, not one per call.
         prefix: the Redis key prefix; budgets with different limits need different ones.
         clock: returns Unix seconds (tests pass a fake one).
         store: counters to use instead of the default ones.
@@ -148,6 +188,7 @@ class Budget:
         *,
         fail_open: bool = False,
         redis_timeout: float = 0.25,
+        redis_cooldown: float = 1.0,
         prefix: str = "llmport:budget",
         clock: Callable[[], float] = time.time,
         store: BudgetStore | None = None,
@@ -155,14 +196,23 @@ class Budget:
         """Check the limits and pick the store (see the class docstring)."""
         if usd is None and tokens is None:
             raise ConfigurationError("Budget needs a limit: usd=..., tokens=... or both")
-        for name, value in (("usd", usd), ("tokens", tokens), ("redis_timeout", redis_timeout)):
+        for name, value in (
+            ("usd", usd),
+            ("tokens", tokens),
+            ("redis_timeout", redis_timeout),
+            ("redis_cooldown", redis_cooldown),
+        ):
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if value is not None and not (number and value >= 0):
                 raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
         if per is not None and per not in _PERIODS:
             raise ConfigurationError(f"Budget per must be one of {_PERIODS} or None, got {per!r}")
-        if not key:
-            raise ConfigurationError("Budget key must name a metadata key, e.g. 'tenant_id'")
+        if tokens is not None and not isinstance(tokens, int):
+            raise ConfigurationError(f"Budget tokens must be a whole number, got {tokens!r}")
+        if not key or not isinstance(key, str):
+            raise ConfigurationError(
+                f"Budget key must name a metadata key, e.g. 'tenant_id', got {key!r}"
+            )
         self.usd = usd
         self.tokens = tokens
         self.per = per
@@ -175,6 +225,9 @@ class Budget:
 
             store = RedisBudgetStore(redis_url, prefix=prefix, timeout=redis_timeout)
         self.store: BudgetStore = store if store is not None else MemoryBudgetStore()
+        self.redis_cooldown = redis_cooldown
+        self._down_until = float("-inf")
+        self._down_reason = ""
         self._window = Window(0.0, -1.0)
 
     def __repr__(self) -> str:
@@ -193,6 +246,7 @@ class Budget:
         if not isinstance(value, Mapping):
             raise ConfigurationError(f"budget must be a Budget or a table, got {value!r}")
         allowed = {"usd", "tokens", "per", "key", "redis_url", "fail_open", "redis_timeout"}
+        allowed |= {"redis_cooldown"}
         unknown = sorted(set(value) - allowed)
         if unknown:
             raise ConfigurationError(
@@ -215,25 +269,32 @@ class Budget:
 
     def spent(self, tenant: str = "") -> tuple[float, int]:
         """USD and tokens `tenant` has spent in the current period."""
-        return self.store.read(tenant, self.window())
+        return self.store.read(tenant_slot(tenant), self.window())
 
     def check(self, metadata: Mapping[str, Any]) -> LLMError | None:
         """None when the call may go ahead; otherwise why not (`budget`, `budget_unavailable`)."""
         tenant, window = self.tenant(metadata), self.window()
+        if self._store_down():
+            return self._unavailable("checked")
         try:
-            usd, tokens = self.store.read(tenant, window)
+            usd, tokens = self.store.read(tenant_slot(tenant), window)
         except Exception as exc:
-            return self._unavailable(exc, "checked")
+            return self._unavailable("checked", exc)
         return self._over(tenant, window, usd, tokens)
 
     def record(self, metadata: Mapping[str, Any], usd: float, tokens: int) -> None:
         """Charge a finished call's spend to its tenant; a store failure is logged, not raised."""
-        if usd <= 0 and tokens <= 0:
+        usd = usd if math.isfinite(usd) and usd > 0 else 0.0  # NaN would poison the counter
+        tokens = max(tokens, 0)
+        if usd == 0 and tokens == 0:
+            return
+        if self._store_down():
+            self._unavailable("charged")
             return
         try:
-            self.store.add(self.tenant(metadata), self.window(), usd, tokens)
+            self.store.add(tenant_slot(self.tenant(metadata)), self.window(), usd, tokens)
         except Exception as exc:
-            self._unavailable(exc, "charged")
+            self._unavailable("charged", exc)
 
     async def acheck(self, metadata: Mapping[str, Any]) -> LLMError | None:
         """`check` for async callers: a remote store is asked from a worker thread."""
@@ -275,7 +336,8 @@ class Budget:
             limit, spent = f"{self.tokens} tokens", f"{tokens} tokens"
         else:
             return None
-        who = f"tenant {tenant!r}" if tenant else f"calls without metadata[{self.key!r}]"
+        quoted = tenant if len(tenant) <= _QUOTED_TENANT else f"{tenant[:_QUOTED_TENANT]}..."
+        who = f"tenant {quoted!r}" if tenant else f"calls without metadata[{self.key!r}]"
         period = f" per {self.per}" if self.per else " in total"
         retry_after = None if window.end == _FOREVER else max(0.0, window.end - self.clock())
         return LLMError(
@@ -285,8 +347,15 @@ class Budget:
             retry_after=retry_after,
         )
 
-    def _unavailable(self, exc: Exception, action: str) -> LLMError | None:
-        name = type(exc).__name__
+    def _store_down(self) -> bool:
+        """Whether the store failed less than `redis_cooldown` seconds ago (not asked then)."""
+        return self.clock() < self._down_until
+
+    def _unavailable(self, action: str, exc: Exception | None = None) -> LLMError | None:
+        if exc is not None:  # a fresh failure: leave the store alone for the cooldown
+            self._down_until = self.clock() + self.redis_cooldown
+            self._down_reason = type(exc).__name__
+        name = self._down_reason
         if action == "charged" or self.fail_open:
             verb = "not charged" if action == "charged" else "not checked (fail_open)"
             logger.warning("llm budget store unreachable (%s): spend %s", name, verb)

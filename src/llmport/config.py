@@ -132,10 +132,10 @@ class BaseLLMConfig(BaseSettings):
     extra_params: dict[str, Any] = Field(default_factory=dict)
     extra_headers: dict[str, str] = Field(default_factory=dict, repr=False)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    #: USD per token; each overrides the bundled price map (see `llmport.cost`).
-    input_cost_per_token: float | None = Field(default=None, ge=0)
-    output_cost_per_token: float | None = Field(default=None, ge=0)
-    cached_input_cost_per_token: float | None = Field(default=None, ge=0)
+    #: USD per token (finite, >= 0); each overrides the bundled price map (see `llmport.cost`).
+    input_cost_per_token: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    output_cost_per_token: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    cached_input_cost_per_token: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     #: Fields that must be non-empty for the provider to work.
     required_fields: ClassVar[tuple[str, ...]] = ("chat_model",)

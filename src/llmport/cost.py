@@ -19,6 +19,7 @@ import asyncio
 import importlib.machinery
 import json
 import logging
+import math
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -53,9 +54,13 @@ class Prices:
         prompt, completion = usage.prompt_tokens, usage.completion_tokens
         if prompt is None or completion is None or self.input is None or self.output is None:
             return None
-        cached = min(usage.cached_tokens or 0, prompt)
+        cached = usage.cached_tokens or 0
+        if min(prompt, completion, cached) < 0:  # not counts: no price can be put on them
+            return None
+        cached = min(cached, prompt)
         cached_price = self.input if self.cached_input is None else self.cached_input
-        return (prompt - cached) * self.input + cached * cached_price + completion * self.output
+        cost = (prompt - cached) * self.input + cached * cached_price + completion * self.output
+        return cost if math.isfinite(cost) else None
 
     def over(self, base: Prices | None) -> Prices:
         """These prices, with each unset one taken from `base`."""
@@ -105,7 +110,8 @@ def _read_table() -> dict[str, Prices]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value >= 0
 
 
 def _number(value: Any) -> float | None:

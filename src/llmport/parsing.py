@@ -144,18 +144,22 @@ def parse_usage(raw: Any) -> Usage:
     if raw is None or isinstance(raw, (str, bytes, int, float, Sequence)):
         return Usage()
     prompt = _as_count(_field(raw, "prompt_tokens"))
-    if prompt is None:
+    anthropic = prompt is None  # `input_tokens` of Anthropic's API leaves out cache reads
+    if anthropic:
         prompt = _as_count(_field(raw, "input_tokens"))
     completion = _as_count(_field(raw, "completion_tokens"))
     if completion is None:
         completion = _as_count(_field(raw, "output_tokens"))
-    total = _as_count(_field(raw, "total_tokens"))
-    if total is None and prompt is not None and completion is not None:
-        total = prompt + completion
     prompt_details = _field(raw, "prompt_tokens_details") or _field(raw, "input_tokens_details")
     cached = _as_count(_field(prompt_details, "cached_tokens"))
     if cached is None:
         cached = _as_count(_field(raw, "cache_read_input_tokens"))
+        if anthropic and prompt is not None:  # make the prompt hold its cached part
+            written = _as_count(_field(raw, "cache_creation_input_tokens"))
+            prompt += (cached or 0) + (written or 0)
+    total = _as_count(_field(raw, "total_tokens"))
+    if total is None and prompt is not None and completion is not None:
+        total = prompt + completion
     completion_details = _field(raw, "completion_tokens_details") or _field(
         raw, "output_tokens_details"
     )

@@ -202,44 +202,52 @@ class ResponseStream(_StreamBase):
             yield FinishEvent(self._refused(refused))
             return
         spend = Spend()
-        attempt = 0
-        while True:
-            attempt += 1
-            acc = self._accumulator()
-            redactor = StreamRedactor(llm._secrets_for(self._request))
-            emitted = False
-            chunks: Iterator[Any] | None = None
-            try:
-                chunks = self._chunks()
-                for item in chunks:
-                    events = self._feed(acc, item)
-                    emitted = emitted or bool(events)
-                    for event in redactor.events(events):
-                        yield event
-                    if acc.failed:
-                        break
-                else:
-                    self._end_of_stream(acc)
-            except Exception as exc:
-                if self._should_fall_back(exc, emitted):
-                    self._log_fallback(exc)
-                    yield from self._buffered()
-                    return
-                acc.fail(self._classify(exc))
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
-            self._price(spend, acc)
-            delay = self._retry_delay(acc, emitted, attempt)
-            if delay is None:
-                break
-            llm._sleep(delay)
-        for event in redactor.flush():
-            yield event
-        response = self._finish(acc, attempt, spend)
-        if llm.budget is not None:
-            llm.budget.charge(self._request, spend)
+        unpriced: StreamAccumulator | None = None  # an attempt whose usage is not counted yet
+        buffered = False
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                acc = unpriced = self._accumulator()
+                redactor = StreamRedactor(llm._secrets_for(self._request))
+                emitted = False
+                chunks: Iterator[Any] | None = None
+                try:
+                    chunks = self._chunks()
+                    for item in chunks:
+                        events = self._feed(acc, item)
+                        emitted = emitted or bool(events)
+                        for event in redactor.events(events):
+                            yield event
+                        if acc.failed:
+                            break
+                    else:
+                        self._end_of_stream(acc)
+                except Exception as exc:
+                    if self._should_fall_back(exc, emitted):
+                        self._log_fallback(exc)
+                        buffered = True  # the buffered call charges itself
+                        yield from self._buffered()
+                        return
+                    acc.fail(self._classify(exc))
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
+                self._price(spend, acc)
+                unpriced = None
+                delay = self._retry_delay(acc, emitted, attempt)
+                if delay is None:
+                    break
+                llm._sleep(delay)
+            for event in redactor.flush():
+                yield event
+            response = self._finish(acc, attempt, spend)
+        finally:  # also when the caller closes the stream early: charge what was billed
+            if not buffered and llm.budget is not None:
+                if unpriced is not None:
+                    self._price(spend, unpriced)
+                llm.budget.charge(self._request, spend)
         yield FinishEvent(response)
 
     def _chunks(self) -> Iterator[Any]:
@@ -313,45 +321,54 @@ class AsyncResponseStream(_StreamBase):
             yield FinishEvent(self._refused(refused))
             return
         spend = Spend()
-        attempt = 0
-        while True:
-            attempt += 1
-            acc = self._accumulator()
-            redactor = StreamRedactor(llm._secrets_for(self._request))
-            emitted = False
-            chunks: AsyncIterator[Any] | None = None
-            try:
-                chunks = self._chunks()
-                async for item in chunks:
-                    events = self._feed(acc, item)
-                    emitted = emitted or bool(events)
-                    for event in redactor.events(events):
-                        yield event
-                    if acc.failed:
-                        break
-                else:
-                    self._end_of_stream(acc)
-            except Exception as exc:
-                if self._should_fall_back(exc, emitted):
-                    self._log_fallback(exc)
-                    response = await llm._arun(replace(self._request, stream=False), self._hooks)
-                    self._response = response
-                    for event in replay(response):
-                        yield event
-                    return
-                acc.fail(self._classify(exc))
-            finally:
-                aclose = getattr(chunks, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-            self._price(spend, acc)
-            delay = self._retry_delay(acc, emitted, attempt)
-            if delay is None:
-                break
-            await llm._asleep(delay)
-        for event in redactor.flush():
-            yield event
-        response = self._finish(acc, attempt, spend)
-        if llm.budget is not None:
-            await llm.budget.acharge(self._request, spend)
+        unpriced: StreamAccumulator | None = None  # an attempt whose usage is not counted yet
+        buffered = False
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                acc = unpriced = self._accumulator()
+                redactor = StreamRedactor(llm._secrets_for(self._request))
+                emitted = False
+                chunks: AsyncIterator[Any] | None = None
+                try:
+                    chunks = self._chunks()
+                    async for item in chunks:
+                        events = self._feed(acc, item)
+                        emitted = emitted or bool(events)
+                        for event in redactor.events(events):
+                            yield event
+                        if acc.failed:
+                            break
+                    else:
+                        self._end_of_stream(acc)
+                except Exception as exc:
+                    if self._should_fall_back(exc, emitted):
+                        self._log_fallback(exc)
+                        buffered = True  # the buffered call charges itself
+                        request = replace(self._request, stream=False)
+                        response = await llm._arun(request, self._hooks)
+                        self._response = response
+                        for event in replay(response):
+                            yield event
+                        return
+                    acc.fail(self._classify(exc))
+                finally:
+                    aclose = getattr(chunks, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+                self._price(spend, acc)
+                unpriced = None
+                delay = self._retry_delay(acc, emitted, attempt)
+                if delay is None:
+                    break
+                await llm._asleep(delay)
+            for event in redactor.flush():
+                yield event
+            response = self._finish(acc, attempt, spend)
+        finally:  # also when the caller closes the stream early: charge what was billed
+            if not buffered and llm.budget is not None:
+                if unpriced is not None:
+                    self._price(spend, unpriced)
+                await llm.budget.acharge(self._request, spend)
         yield FinishEvent(response)

@@ -187,3 +187,17 @@ async def test_an_unreachable_redis_does_not_block_the_event_loop(silent_port: i
     assert response.error is not None
     assert response.error.kind is ErrorKind.BUDGET_UNAVAILABLE
     assert ticks > 1
+
+
+def test_a_hostile_tenant_id_makes_one_short_key_without_separators(
+    redis_client: Any, redis_port: int
+) -> None:
+    budget = Budget(usd=1, per="day", redis_url=redis_url(redis_port), clock=lambda: NOW)
+    hostile = "evil:0:usd\r\n*" + "x" * 10_000
+    FakeLLM(budget=budget, **PRICED).chat_completions(USER, metadata={"tenant_id": hostile})
+    keys = redis_client.keys("llmport:budget:~*")
+    assert len(keys) == 2
+    for key in keys:
+        assert len(key) < 100
+        assert key.count(b":") == 4
+    assert budget.spent(hostile) == (CALL_COST, 15)

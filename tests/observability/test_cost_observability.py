@@ -102,6 +102,21 @@ def test_a_metadata_label_keeps_a_bounded_number_of_values() -> None:
     assert tenants == {"a": 2, "b": 1, "other": 2}
 
 
+def test_an_overlong_metadata_label_value_is_counted_as_other() -> None:
+    registry = CollectorRegistry()
+    hooks = PrometheusHooks(registry, metadata_labels=["tenant_id"])
+    llm = FakeLLM(hooks=[hooks])
+    for _ in range(2):
+        llm.chat_completions(USER, metadata={"tenant_id": "x" * 100_000})
+    llm.chat_completions(USER, metadata={"tenant_id": "acme"})
+    tenants = {
+        dict(key)["tenant_id"]: value
+        for (name, key), value in scrape(registry).items()
+        if name == "llmport_requests_total"
+    }
+    assert tenants == {"other": 2, "acme": 1}
+
+
 def test_metadata_labels_are_off_by_default() -> None:
     registry = CollectorRegistry()
     FakeLLM(hooks=[PrometheusHooks(registry)]).chat_completions(USER, metadata={"tenant_id": "x"})

@@ -12,8 +12,8 @@ Needs the optional extra: `pip install 'llmport[prometheus]'`.
 `model` is the requested model, which keeps the label set small. Cached tokens are
 a subset of prompt tokens. `metadata_labels=("tenant_id",)` adds those metadata keys
 as labels of the requests, tokens and cost counters; each label keeps at most
-`max_label_values` distinct values and counts the rest as "other", so a label stays
-bounded whatever the callers send.
+`max_label_values` distinct values of at most `MAX_LABEL_LENGTH` characters and
+counts the rest as "other", so a label stays bounded whatever the callers send.
 """
 
 from __future__ import annotations
@@ -37,9 +37,12 @@ if TYPE_CHECKING:
     from llmport.base import BaseLLM, ChatRequest
     from llmport.response import LLMResponse
 
-__all__ = ["LATENCY_BUCKETS", "PrometheusHooks"]
+__all__ = ["LATENCY_BUCKETS", "MAX_LABEL_LENGTH", "PrometheusHooks"]
 
 #: Histogram buckets in seconds, from a fast local model to a long reasoning call.
+#: Metadata label values longer than this are counted as "other".
+MAX_LABEL_LENGTH = 128
+
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 
@@ -122,6 +125,8 @@ class _BoundedLabel:
         value = str(raw)
         if value in self._seen:
             return value
+        if len(value) > MAX_LABEL_LENGTH:  # a series per megabyte-long id is no label
+            return "other"
         with self._lock:
             if len(self._seen) >= self.limit:
                 return "other"

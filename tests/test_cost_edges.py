@@ -1,0 +1,97 @@
+"""Cost under hostile inputs: prices that are no numbers, counts that do not add up."""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmport import Budget, ConfigurationError, Usage
+from llmport.cost import PRICE_FILE, Prices, _price_file
+from llmport.parsing import parse_usage
+from llmport.testing import FakeLLM
+
+USER = [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])
+def test_a_non_finite_price_from_the_environment_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("FAKE_LLM_INPUT_COST_PER_TOKEN", value)
+    with pytest.raises(ConfigurationError, match="input_cost_per_token"):
+        FakeLLM(output_cost_per_token=1e-6)
+
+
+@given(
+    prompt=st.integers(0, 10**6),
+    completion=st.integers(0, 10**6),
+    price=st.sampled_from([math.inf, math.nan]),
+)
+def test_prices_that_are_not_finite_give_no_cost(
+    prompt: int, completion: int, price: float
+) -> None:
+    usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
+    assert Prices(input=price, output=1e-6).cost(usage) is None
+    assert Prices(input=1e-6, output=price).cost(usage) is None
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        Usage(prompt_tokens=-10, completion_tokens=5),
+        Usage(prompt_tokens=10, completion_tokens=-5),
+        Usage(prompt_tokens=10, completion_tokens=5, cached_tokens=-3),
+    ],
+)
+def test_negative_token_counts_give_no_cost(usage: Usage) -> None:
+    assert Prices(input=1e-6, output=2e-6, cached_input=1e-7).cost(usage) is None
+
+
+def test_a_nan_spend_never_unlocks_a_usd_budget() -> None:
+    budget = Budget(usd=1.0)
+    budget.record({}, 2.0, 10)
+    budget.record({}, math.nan, 10)
+    error = budget.check({})
+    assert error is not None
+    assert error.kind.value == "budget"
+    assert budget.spent() == (2.0, 20)
+
+
+def test_anthropic_style_usage_counts_cache_reads_as_part_of_the_prompt() -> None:
+    raw = {
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 200,
+    }
+    usage = parse_usage(raw)
+    assert (usage.prompt_tokens, usage.cached_tokens) == (1210, 1000)
+    assert usage.total_tokens == 1215
+    cost = Prices(input=1.0, output=1.0, cached_input=0.1).cost(usage)
+    assert cost == pytest.approx(210 + 100 + 5)
+
+
+def test_openai_style_usage_keeps_cached_tokens_inside_the_prompt() -> None:
+    raw = {
+        "prompt_tokens": 1000,
+        "completion_tokens": 5,
+        "prompt_tokens_details": {"cached_tokens": 800},
+    }
+    usage = parse_usage(raw)
+    assert (usage.prompt_tokens, usage.cached_tokens) == (1000, 800)
+
+
+def test_the_price_map_is_found_when_a_stand_in_litellm_without_a_spec_is_imported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stand_in = types.ModuleType("litellm")
+    stand_in.__spec__ = None
+    monkeypatch.setitem(sys.modules, "litellm", stand_in)
+    path = _price_file()
+    assert path is not None
+    assert path.name == PRICE_FILE
