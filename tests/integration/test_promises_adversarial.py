@@ -1,0 +1,48 @@
+"""The four promises against server behaviours the other suites do not script.
+
+Each test is one hostile answer served on loopback to both providers on the paths it
+concerns: nothing raises, no key leaks, the kind is right, and a cut-short or padded
+answer never passes as the model's complete answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hostile import (
+    PROVIDERS,
+    HostileServer,
+    Reply,
+    Request,
+    call_path,
+    chunk,
+    make_llm,
+    sse_reply,
+)
+
+from llmport import LLMResponseStatus
+
+pytestmark = pytest.mark.integration
+
+STREAM_PATHS = ("stream", "astream")
+#: Not shaped like any known credential: only knowing it as a secret can hide it.
+KEY = "qz7-canary-Ahx93kLmW2"
+
+
+def done_then_more(request: Request) -> Reply:
+    """`[DONE]`, then more data in the same write: a server that pads its stream."""
+    reply = sse_reply([chunk("answer"), chunk(None, "stop")], done=False)
+    tail = f"data: [DONE]\n\ndata: {json.dumps(chunk(' injected'))}\n\ndata: [DONE]\n\n"
+    reply.pieces = [*reply.pieces, tail.encode()]
+    return reply
+
+
+@pytest.mark.parametrize("path", STREAM_PATHS)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_data_after_done_is_not_part_of_the_answer(provider: str, path: str) -> None:
+    with HostileServer(done_then_more) as server:
+        response, events = call_path(make_llm(provider, server, api_key=KEY), path)
+    assert response.status is LLMResponseStatus.SUCCESS
+    assert response.content == "answer"
+    assert "injected" not in "".join(getattr(event, "text", "") for event in events)
