@@ -11,6 +11,7 @@ import json
 
 import pytest
 from hostile import (
+    PATHS,
     PROVIDERS,
     HostileServer,
     Reply,
@@ -46,3 +47,20 @@ def test_data_after_done_is_not_part_of_the_answer(provider: str, path: str) -> 
     assert response.status is LLMResponseStatus.SUCCESS
     assert response.content == "answer"
     assert "injected" not in "".join(getattr(event, "text", "") for event in events)
+
+
+def long_error_echoing_the_key(request: Request) -> Reply:
+    """A 500 whose plain-text body is long enough that the key straddles the cut."""
+    key = request.headers["authorization"].removeprefix("Bearer ")
+    body = ("." * 285 + " key " + key).encode()
+    return Reply(500, {"content-type": "text/plain"}, [body], length=len(body))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_error_message_cut_inside_the_key_shows_no_part_of_it(provider: str, path: str) -> None:
+    with HostileServer(long_error_echoing_the_key) as server:
+        response, _ = call_path(make_llm(provider, server, api_key=KEY), path)
+    assert response.error is not None
+    assert response.error.message.endswith("[REDACTED]…")
+    assert KEY[:4] not in repr(response)
