@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from typing_extensions import Self
 
-from llmport._validation import MAX_TIMEOUT
+from llmport._validation import MAX_TIMEOUT, check_header_value
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
 
@@ -108,6 +108,7 @@ class BaseLLMConfig(BaseSettings):
         extra="forbid",
         validate_default=True,
         frozen=True,
+        hide_input_in_errors=True,  # a rejected value may be a key: errors never echo it
     )
 
     chat_model: str = ""
@@ -134,6 +135,20 @@ class BaseLLMConfig(BaseSettings):
     @classmethod
     def _empty_key_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_fits_a_header(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_header_value("api_key", value.get_secret_value())
+        return value
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _headers_fit_http(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            check_header_value(f"extra_headers[{name!r}]", value)
+        return headers
 
     @field_serializer("extra_headers")
     def _mask_auth_headers(self, headers: dict[str, str]) -> dict[str, str]:

@@ -18,11 +18,13 @@ from hostile import (
     Request,
     call_path,
     chunk,
+    completion,
+    json_reply,
     make_llm,
     sse_reply,
 )
 
-from llmport import LLMResponseStatus
+from llmport import ConfigurationError, LLMResponseStatus
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +66,31 @@ def test_an_error_message_cut_inside_the_key_shows_no_part_of_it(provider: str, 
     assert response.error is not None
     assert response.error.message.endswith("[REDACTED]…")
     assert KEY[:4] not in repr(response)
+
+
+UNSENDABLE = ["ключ-секретный-0123", "sk-été-0123456789", "sk-line\r\nX-Injected: 1"]
+
+
+@pytest.mark.parametrize("key", UNSENDABLE, ids=["cyrillic", "accented", "crlf"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_key_no_http_header_can_carry_is_refused_before_any_request(
+    provider: str, key: str
+) -> None:
+    with HostileServer(lambda request: json_reply(completion())) as server:
+        with pytest.raises(ConfigurationError, match="api_key") as raised:
+            make_llm(provider, server, api_key=key)
+        assert server.requests == []
+    assert key not in str(raised.value)
+
+
+@pytest.mark.parametrize("key", UNSENDABLE, ids=["cyrillic", "accented", "crlf"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_per_call_header_no_http_header_can_carry_is_refused_before_any_request(
+    provider: str, key: str
+) -> None:
+    with HostileServer(lambda request: json_reply(completion())) as server:
+        llm = make_llm(provider, server, api_key=KEY)
+        with pytest.raises(ValueError, match="extra_headers") as raised:
+            call_path(llm, "sync", extra_headers={"Authorization": f"Bearer {key}"})
+        assert server.requests == []
+    assert key not in str(raised.value)
