@@ -153,7 +153,7 @@ class BaseLLMConfig(BaseSettings):
     @field_serializer("extra_headers")
     def _mask_auth_headers(self, headers: dict[str, str]) -> dict[str, str]:
         # Dumps show auth headers as api_key is shown; the provider reads the field itself.
-        return {k: _MASKED if k.lower() in _AUTH_HEADERS else v for k, v in headers.items()}
+        return mask_auth_headers(headers)
 
     @field_validator("api_base", mode="before")
     @classmethod
@@ -208,6 +208,11 @@ class BaseLLMConfig(BaseSettings):
         secrets.extend(header_secrets(self.extra_headers))
         # Shorter values are not real credentials, and redacting them would mangle text.
         return tuple(s for s in secrets if len(s) >= 6)
+
+
+def mask_auth_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """`headers` with the value of each auth header shown as a masked `SecretStr` is."""
+    return {k: _MASKED if str(k).lower() in _AUTH_HEADERS else v for k, v in headers.items()}
 
 
 def header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
