@@ -24,7 +24,7 @@ from hostile import (
     sse_reply,
 )
 
-from llmport import ConfigurationError, LLMResponseStatus
+from llmport import ConfigurationError, ErrorKind, LLMResponseStatus
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +123,26 @@ def test_a_byte_order_mark_before_a_stream_loses_no_text(provider: str, path: st
     with HostileServer(stream_with_bom) as server:
         response, _ = call_path(make_llm(provider, server, api_key=KEY), path)
     assert response.content == "first second"
+
+
+def chunked_then_cut(request: Request) -> Reply:
+    """A chunked answer whose last chunk announces 256 bytes and sends two."""
+    if request.body.get("stream"):
+        body = f"data: {json.dumps(chunk('hello'))}\n\n".encode()
+        content_type = "text/event-stream"
+    else:
+        body, content_type = b'{"id": "chatcmpl-1"', "application/json"
+    first = b"%x\r\n" % len(body) + body + b"\r\n"
+    return Reply(
+        200, {"content-type": content_type, "transfer-encoding": "chunked"}, [first, b"100\r\nda"]
+    )
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_chunked_body_cut_short_is_a_connection_error(provider: str, path: str) -> None:
+    with HostileServer(chunked_then_cut) as server:
+        response, _ = call_path(make_llm(provider, server, api_key=KEY), path)
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.CONNECTION
+    assert response.content == ("hello" if path in STREAM_PATHS else "")
