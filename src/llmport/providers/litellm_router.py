@@ -229,12 +229,13 @@ def _masked_deployment(deployment: dict[str, Any]) -> dict[str, Any]:
     params = deployment.get("litellm_params")
     if not isinstance(params, Mapping):
         return deployment
-    masked = {
+    masked: dict[str, Any] = {
         k: _MASKED if k in _DEPLOYMENT_SECRETS and v is not None else v for k, v in params.items()
     }
     for name in _DEPLOYMENT_HEADERS:
-        if isinstance(masked.get(name), Mapping):
-            masked[name] = mask_auth_headers(masked[name])
+        headers = masked.get(name)
+        if isinstance(headers, Mapping):
+            masked[name] = mask_auth_headers(headers)
     return {**deployment, "litellm_params": masked}
 
 
