@@ -200,3 +200,11 @@ def test_any_chunking_of_the_byte_stream_aggregates_to_the_buffered_parse(
     ]
     assert streamed.usage == buffered.usage
     assert streamed.finish_reason == buffered.finish_reason
+
+
+def test_nothing_after_done_is_decoded_even_in_the_same_read() -> None:
+    assert decode([b"data: a\n\ndata: [DONE]\n\ndata: b\n\ndata: [DONE]\n\n"]) == ["a", "[DONE]"]
+
+
+def test_nothing_after_done_is_decoded_from_later_reads() -> None:
+    assert decode([b"data: [DONE]\n\n", b"data: b\n\n"]) == ["[DONE]"]

@@ -4,7 +4,8 @@
 logs, reprs and the CLI only ever see redacted values. `redact_secrets` walks plain
 data (strings, dataclasses, mappings, sequences) and rebuilds only what holds a
 secret; `StreamRedactor` does the same for events, holding back the tail of a text
-fragment that could be the start of a secret split across two events. The `raw`
+fragment that could be the start of a secret split across two events, and a
+message shortened with "…" loses the start of a secret it was cut in. The `raw`
 field (the provider payload, documented as such) is not walked.
 """
 
@@ -19,6 +20,11 @@ from llmport.streaming import ReasoningDelta, StreamEvent, TextDelta, ToolCallDe
 __all__ = ["MASK", "StreamRedactor", "redact_secrets"]
 
 MASK = "[REDACTED]"
+#: What a shortened message ends with (`llmport.redaction.summarise_body`).
+ELLIPSIS = "…"
+#: The start of a secret at the end of a shortened message is masked from this length;
+#: fewer characters say nothing about the secret and could be ordinary text.
+_SHORTEST_SHOWN_START = 4
 #: Fields that keep what the provider sent (`LLMResponse.raw`).
 _KEPT_AS_SENT = frozenset({"raw"})
 
@@ -95,6 +101,13 @@ def _mask(text: str, secrets: Sequence[str]) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
+    end = text.find(ELLIPSIS)
+    while end != -1:  # a text shortened in the middle of a secret shows the secret's start
+        cut = _held_tail(text[:end], secrets)
+        if cut >= _SHORTEST_SHOWN_START:
+            text = text[: end - cut] + MASK + text[end:]
+            end += len(MASK) - cut
+        end = text.find(ELLIPSIS, end + 1)
     return text
 
 

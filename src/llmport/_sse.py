@@ -25,7 +25,8 @@ class SSEDecoder:
     SSE spec says. Comment lines (`: keep-alive`), `event:`/`id:`/`retry:` fields and
     blank keep-alives carry nothing here; multi-line data is joined with newlines.
     An event is dispatched only when its closing blank line arrives: one cut
-    mid-frame never is (see `pending`).
+    mid-frame never is (see `pending`). Nothing after `[DONE]` is decoded, even when
+    it arrives in the same read.
     """
 
     def __init__(self) -> None:
@@ -44,6 +45,8 @@ class SSEDecoder:
         iterated, so the first event of a read holding thousands comes out first.
         Consume each result before the next `feed`.
         """
+        if self.done:  # `[DONE]` ends the stream: whatever a server sends after it is not data
+            return iter(())
         if not self._started:
             chunk = self._skip_bom(chunk)
         if self._after_cr and chunk:
@@ -97,6 +100,8 @@ class SSEDecoder:
                         self.done = True
                     data = self._data = []
                     yield text
+                    if self.done:
+                        return
             elif line.startswith("data:"):
                 data.append(line[6:] if line[5:6] == " " else line[5:])
             elif line == "data":  # a field with no colon has an empty value

@@ -8,6 +8,7 @@ from typing import Any
 
 __all__ = [
     "MAX_TIMEOUT",
+    "check_header_value",
     "check_messages",
     "check_metadata",
     "check_sampling",
@@ -32,6 +33,20 @@ def positive_number(name: str, value: Any) -> float:
             f"{name} must be a positive number of seconds up to {MAX_TIMEOUT:.0f}, got {value!r}"
         )
     return float(value)
+
+
+def check_header_value(name: str, value: str) -> str:
+    """`value` when an HTTP header can carry it: printable ASCII, no line break.
+
+    The message gives the position, never the value (it is usually a credential).
+    """
+    for position, char in enumerate(value):
+        if not (" " <= char <= "~" or char == "\t"):
+            raise ValueError(
+                f"{name} cannot be sent in an HTTP header: character {position + 1} is not "
+                "printable ASCII (a non-ASCII letter or a line break)"
+            )
+    return value
 
 
 def _json_problem(value: Any) -> str | None:

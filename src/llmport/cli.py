@@ -302,6 +302,7 @@ def _config(args: argparse.Namespace) -> int:
     llm = _llm(name)
     config = llm.config
     rows = []
+    dumped = config.model_dump(mode="json")  # secrets masked, nested settings plain
     for field_name in type(config).model_fields:
         variable = config.env_name(field_name)
         value = getattr(config, field_name)
@@ -309,8 +310,8 @@ def _config(args: argparse.Namespace) -> int:
             value = "****"
         elif field_name == "extra_headers" and value:
             value = dict.fromkeys(value, "****")
-        elif hasattr(value, "model_dump"):
-            value = value.model_dump(mode="json")
+        else:
+            value = dumped.get(field_name, value)
         names = {key for key in os.environ if key == variable or key.startswith(variable + "__")}
         source = "default"
         if names:

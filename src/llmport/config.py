@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
-from llmport._validation import MAX_TIMEOUT
+from llmport._validation import MAX_TIMEOUT, check_header_value
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
 
@@ -118,6 +118,7 @@ class BaseLLMConfig(BaseSettings):
         # Fields such as `model_list` are settings, not pydantic API: protect only the
         # names pydantic and pydantic-settings define (pydantic < 2.10 warned otherwise).
         protected_namespaces=("model_validate", "model_dump", "settings_customise_sources"),
+        hide_input_in_errors=True,  # a rejected value may be a key: errors never echo it
     )
 
     chat_model: str = ""
@@ -145,10 +146,24 @@ class BaseLLMConfig(BaseSettings):
     def _empty_key_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_validator("api_key")
+    @classmethod
+    def _key_fits_a_header(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_header_value("api_key", value.get_secret_value())
+        return value
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _headers_fit_http(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            check_header_value(f"extra_headers[{name!r}]", value)
+        return headers
+
     @field_serializer("extra_headers")
     def _mask_auth_headers(self, headers: dict[str, str]) -> dict[str, str]:
         # Dumps show auth headers as api_key is shown; the provider reads the field itself.
-        return {k: _MASKED if k.lower() in _AUTH_HEADERS else v for k, v in headers.items()}
+        return mask_auth_headers(headers)
 
     @field_validator("api_base", mode="before")
     @classmethod
@@ -225,6 +240,11 @@ class BaseLLMConfig(BaseSettings):
         secrets.extend(header_secrets(self.extra_headers))
         # Shorter values are not real credentials, and redacting them would mangle text.
         return tuple(s for s in secrets if len(s) >= 6)
+
+
+def mask_auth_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """`headers` with the value of each auth header shown as a masked `SecretStr` is."""
+    return {k: _MASKED if str(k).lower() in _AUTH_HEADERS else v for k, v in headers.items()}
 
 
 def header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:

@@ -156,6 +156,7 @@ _CONNECTION_HINTS = (
     "apiconnectionerror",
     "peer closed connection",
     "incomplete chunked read",
+    "payload is not completed",  # aiohttp's cut body, which litellm reports as a 500
 )
 _TIMEOUT_HINTS = ("timed out", "timeout")
 

@@ -26,6 +26,7 @@ _SECRET_PATTERNS = (
     re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}\b"),
 )
 _MAX_MESSAGE = 300
+_MAX_TITLE = 80
 
 
 def register_secret(value: str | None) -> None:
@@ -54,7 +55,7 @@ def summarise_body(body: str) -> str:
         return "empty body"
     if text[:200].lower().lstrip().startswith(("<!doctype", "<html", "<?xml", "<head", "<body")):
         title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-        name = title.group(1).strip()[:80] if title else "no title"
+        name = _shorten(title.group(1).strip(), _MAX_TITLE) if title else "no title"
         return f"HTML page instead of JSON ({name})"
     start = text.find("{")
     if start >= 0:
@@ -84,5 +85,7 @@ def _error_message_from(data: Any) -> str | None:
     return None
 
 
-def _shorten(text: str) -> str:
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+def _shorten(text: str, limit: int = _MAX_MESSAGE) -> str:
+    """`text` cut to `limit` characters; a cut text ends with "…" (the boundary pass then
+    masks the start of a secret the cut fell in)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

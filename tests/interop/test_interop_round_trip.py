@@ -39,7 +39,9 @@ EXTRA = st.dictionaries(
     st.one_of(st.integers(), st.booleans(), TEXT, st.lists(TEXT, max_size=3)),
     max_size=3,
 )
-HEADERS = st.dictionaries(st.sampled_from(["X-Team", "X-Trace"]), TEXT, max_size=2)
+#: Header values an HTTP header can carry (printable ASCII); others are refused up front.
+HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+HEADERS = st.dictionaries(st.sampled_from(["X-Team", "X-Trace"]), HEADER_VALUES, max_size=2)
 KINDS = st.lists(st.sampled_from([kind.value for kind in ErrorKind]), unique=True)
 
 

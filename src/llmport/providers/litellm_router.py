@@ -18,14 +18,23 @@ import copy
 import importlib.util
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import SettingsConfigDict
 from typing_extensions import Self
 
 from llmport.base import ChatRequest
+from llmport.config import header_secrets, mask_auth_headers
 from llmport.errors import ConfigurationError, ErrorKind, classify
 from llmport.providers._backend_keys import backend_key_values
 from llmport.providers.litellm import LiteLLM, LiteLLMConfig, import_litellm
@@ -137,6 +146,11 @@ class LiteLLMRouterConfig(LiteLLMConfig):
             raise ValueError("set it per deployment, in model_list[i].litellm_params")
         return value
 
+    @field_serializer("model_list")
+    def _mask_deployment_secrets(self, model_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # Dumps show deployment keys and auth headers as api_key is shown.
+        return [_masked_deployment(deployment) for deployment in model_list]
+
     @model_validator(mode="after")
     def _default_group(self) -> Self:
         if not self.chat_model and self.model_list:
@@ -181,6 +195,10 @@ class LiteLLMRouterConfig(LiteLLMConfig):
                 key = os.environ.get(key.removeprefix("os.environ/"))
             if isinstance(key, str) and len(key) >= 6:
                 secrets.append(key)
+            for name in _DEPLOYMENT_HEADERS:
+                headers = deployment["litellm_params"].get(name)
+                if isinstance(headers, Mapping):
+                    secrets.extend(header_secrets(headers))
             model = deployment["litellm_params"].get("model")
             if isinstance(model, str):
                 secrets.extend(backend_key_values(model))
@@ -188,6 +206,37 @@ class LiteLLMRouterConfig(LiteLLMConfig):
             if value is not None and len(value.get_secret_value()) >= 6:
                 secrets.append(value.get_secret_value())
         return tuple(secrets)
+
+
+#: `litellm_params` entries that hold HTTP headers for the deployment.
+_DEPLOYMENT_HEADERS = ("extra_headers", "headers")
+#: `litellm_params` entries that hold credentials, masked in dumps.
+_DEPLOYMENT_SECRETS = frozenset(
+    {
+        "api_key",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "azure_ad_token",
+        "client_secret",
+        "vertex_credentials",
+    }
+)
+_MASKED = "**********"  # what pydantic shows for a SecretStr
+
+
+def _masked_deployment(deployment: dict[str, Any]) -> dict[str, Any]:
+    """`deployment` as a dump shows it: credentials and auth header values masked."""
+    params = deployment.get("litellm_params")
+    if not isinstance(params, Mapping):
+        return deployment
+    masked: dict[str, Any] = {
+        k: _MASKED if k in _DEPLOYMENT_SECRETS and v is not None else v for k, v in params.items()
+    }
+    for name in _DEPLOYMENT_HEADERS:
+        headers = masked.get(name)
+        if isinstance(headers, Mapping):
+            masked[name] = mask_auth_headers(headers)
+    return {**deployment, "litellm_params": masked}
 
 
 def _has_redis() -> bool:
