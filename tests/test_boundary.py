@@ -1,0 +1,525 @@
+"""The boundary property: whatever a server sends, the library's promises hold.
+
+hypothesis generates a server behaviour (`wire_behaviours`); a scripted loopback server
+(`hostile_server`) plays it to both built-in HTTP providers on all four paths
+(`chat_completions`, `achat_completions`, `stream`, `astream`), all at once. For every
+call:
+
+- it returns, or its stream ends, without raising, within the time limit;
+- the key the client sent (echoed anywhere by the server) reaches no string a caller can
+  see: the response and everything in it (`response.raw` is the documented exception),
+  its repr, `to_message()`, the exception `raise_for_status()` raises, every stream
+  event and the text the events add up to, and llmport's log records;
+- an answer the server did not deliver whole (cut, unfinished stream, non-2xx, not a
+  completion, undecodable) is never SUCCESS; a stream's events add up to its response;
+- a redirect is reported, never followed; a 2xx body that is not a completion object
+  is `bad_response`;
+- a clean answer gives the same result on every provider and path (a stream agrees with
+  the buffered parse of the same payload).
+
+Examples: `--boundary-examples N` or `LLMPORT_BOUNDARY_EXAMPLES` (default 500);
+`nox -s boundary` runs many more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import enum
+import logging
+import os
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hostile_server import HostileServer, Script, SeenRequest
+from llmport import (
+    BaseLLM,
+    ErrorKind,
+    LiteLLM,
+    LLMResponse,
+    OpenAICompatible,
+    ProviderError,
+    RetryPolicy,
+)
+from llmport.observability import LoggingHooks
+from llmport.providers.litellm import import_litellm
+from llmport.streaming import FinishEvent, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta
+from wire_behaviours import Answer, Behaviour, Deep, Raw, Rendered, Value, behaviours, render
+
+pytestmark = pytest.mark.integration
+
+#: The credential given to a provider; not shaped like a key, so only redaction of known
+#: secrets can hide it.
+API_KEY = "zq9-canary-4f2b8c1d7e"
+HEADER_KEY = "AbCdEf0123456789canary"
+#: Only ever in `OPENAI_API_KEY`, where litellm reads it; never given to llmport.
+ENV_KEY = "envcanary-7c1e5a9b3d2f"
+CANARIES = (API_KEY, HEADER_KEY, ENV_KEY)
+MESSAGES = [{"role": "user", "content": "Hi"}]
+PATHS = ("chat_completions", "achat_completions", "stream", "astream")
+#: The library's limits for each call: each read, and retries.
+TIMEOUT = 0.5
+RETRY = RetryPolicy(
+    max_attempts=2, initial_backoff=0, max_backoff=0, max_retry_after=0.1, deadline=2.0
+)
+#: No call may take longer than this; a generous multiple of the limits above.
+GUARD = 10.0
+EXAMPLES = int(os.environ.get("LLMPORT_BOUNDARY_EXAMPLES", "500"))
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one provider made of one behaviour on one path."""
+
+    provider: str
+    path: str
+    rendered: Rendered | None = None
+    response: LLMResponse | None = None
+    events: list[StreamEvent] = dataclasses.field(default_factory=list)
+    raised: BaseException | None = None
+    hung: bool = False
+
+
+# --- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[HostileServer]:
+    with HostileServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop in a thread for every async call (so a guard can time them out)."""
+    running = asyncio.new_event_loop()
+    thread = threading.Thread(target=running.run_forever, daemon=True)
+    thread.start()
+    yield running
+    running.call_soon_threadsafe(running.stop)
+    thread.join(timeout=5)
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="module")
+def providers(
+    server: HostileServer, loop: asyncio.AbstractEventLoop
+) -> Iterator[dict[str, BaseLLM]]:
+    """Each provider once per way of giving it the key."""
+    common: dict[str, Any] = {"timeout": TIMEOUT, "retry": RETRY, "hooks": [LoggingHooks()]}
+    built: dict[str, BaseLLM] = {
+        "litellm/api_key": LiteLLM(
+            chat_model="openai/boundary-model",
+            api_base=server.base_url,
+            api_key=API_KEY,
+            **common,
+        ),
+        "litellm/env": LiteLLM(
+            chat_model="openai/boundary-model", api_base=server.base_url, **common
+        ),
+        "openai_compatible/api_key": OpenAICompatible(
+            chat_model="boundary-model", base_url=server.base_url, api_key=API_KEY, **common
+        ),
+        "openai_compatible/header": OpenAICompatible(
+            chat_model="boundary-model",
+            base_url=server.base_url,
+            extra_headers={"Authorization": f"Bearer {HEADER_KEY}"},
+            **common,
+        ),
+    }
+    import_litellm()  # seconds on a busy machine: not part of any call's time limit
+    yield built
+    for llm in built.values():
+        if isinstance(llm, OpenAICompatible):
+            asyncio.run_coroutine_threadsafe(llm.aclose(), loop).result(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def records() -> Iterator[list[logging.LogRecord]]:
+    """Every record llmport logs while the module runs (cleared per example)."""
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger = logging.getLogger("llmport")
+    handler, level = Keep(logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield seen
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+# --- running one behaviour on every provider and path -----------------------------------
+
+
+def _sync_call(llm: BaseLLM, path: str, outcome: Outcome) -> None:
+    if path == "chat_completions":
+        outcome.response = llm.chat_completions(MESSAGES)
+        return
+    with llm.stream(MESSAGES) as stream:
+        for event in stream:
+            outcome.events.append(event)
+        outcome.response = stream.response
+
+
+async def _async_call(llm: BaseLLM, path: str, outcome: Outcome) -> None:
+    if path == "achat_completions":
+        outcome.response = await llm.achat_completions(MESSAGES)
+        return
+    async with llm.astream(MESSAGES) as stream:
+        async for event in stream:
+            outcome.events.append(event)
+        outcome.response = stream.response
+
+
+def run_everywhere(
+    behaviour: Behaviour,
+    chosen: dict[str, BaseLLM],
+    server: HostileServer,
+    loop: asyncio.AbstractEventLoop,
+    workers: concurrent.futures.ThreadPoolExecutor,
+) -> tuple[list[Outcome], list[SeenRequest]]:
+    """Play `behaviour` to every chosen provider on every path, concurrently."""
+    origin = server.base_url.removesuffix("/v1")
+    outcomes: list[Outcome] = []
+    futures: list[concurrent.futures.Future[None]] = []
+    with server.serving(lambda request: render(behaviour, request, origin).script) as seen:
+        for name, llm in chosen.items():
+            for path in PATHS:
+                outcome = Outcome(name, path)
+                outcomes.append(outcome)
+                if path.startswith("a"):
+                    work = _caught_async(_async_call(llm, path, outcome), outcome)
+                    futures.append(asyncio.run_coroutine_threadsafe(work, loop))
+                else:
+                    futures.append(workers.submit(_caught(_sync_call, llm, path, outcome)))
+        _, pending = concurrent.futures.wait(futures, timeout=GUARD)
+        for future, outcome in zip(futures, outcomes):
+            outcome.hung = future in pending
+    concurrent.futures.wait(futures, timeout=GUARD)  # dropped connections release the rest
+    return outcomes, list(seen)
+
+
+def _caught(
+    call: Callable[[BaseLLM, str, Outcome], None], llm: BaseLLM, path: str, outcome: Outcome
+) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            call(llm, path, outcome)
+        except BaseException as exc:  # the property is that nothing escapes: record it
+            outcome.raised = exc
+
+    return run
+
+
+async def _caught_async(call: Coroutine[Any, Any, None], outcome: Outcome) -> None:
+    try:
+        await call
+    except BaseException as exc:
+        outcome.raised = exc
+
+
+# --- what must hold ----------------------------------------------------------------------
+
+KEYS = {
+    "litellm/api_key": API_KEY,
+    "litellm/env": ENV_KEY,
+    "openai_compatible/api_key": API_KEY,
+    "openai_compatible/header": HEADER_KEY,
+}
+CHAT_PATH = "/v1/chat/completions"
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string reachable from `value` (LLMResponse.raw excepted), without recursion."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+            continue
+        if item is None or isinstance(item, (bool, int, float)) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, enum.Enum):
+            stack.append(item.value)
+        elif isinstance(item, bytes):
+            stack.append(item.decode("utf-8", "replace"))
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            skip = "raw" if isinstance(item, LLMResponse) else None
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name != skip)
+        elif isinstance(item, BaseException):
+            stack.extend([str(item), repr(item), item.args])
+        elif isinstance(item, logging.LogRecord):
+            stack.append(item.getMessage())
+            stack.extend(v for k, v in vars(item).items() if k not in ("msg", "args"))
+        else:
+            stack.append(repr(item))
+
+
+def seen_by_caller(outcome: Outcome) -> list[Any]:
+    """Everything a caller can read from a finished call, `raw` aside."""
+    response = outcome.response
+    visible: list[Any] = [outcome.events]
+    if response is None:
+        return visible
+    visible += [response, repr(response), str(response), response.to_message()]
+    visible += [call.to_message() for call in response.tool_calls]
+    try:
+        response.raise_for_status()
+    except ProviderError as exc:
+        visible.append(exc)
+    return visible
+
+
+def joined_deltas(events: list[StreamEvent]) -> list[str]:
+    """The text a caller shows by concatenating deltas: answer, reasoning, each call's args."""
+    arguments: dict[int, str] = {}
+    for event in events:
+        if isinstance(event, ToolCallDelta):
+            arguments[event.index] = arguments.get(event.index, "") + event.arguments
+    return [
+        "".join(e.text for e in events if isinstance(e, TextDelta)),
+        "".join(e.text for e in events if isinstance(e, ReasoningDelta)),
+        *arguments.values(),
+    ]
+
+
+def judged(behaviour: Behaviour, outcome: Outcome) -> Rendered:
+    """How the server answered this provider on this path (rendering is deterministic)."""
+    stream = outcome.path in ("stream", "astream")
+    key = KEYS[outcome.provider]
+    request = SeenRequest("POST", CHAT_PATH, {"authorization": f"Bearer {key}"}, {"stream": stream})
+    return render(behaviour, request, "http://127.0.0.1")
+
+
+def call_problems(behaviour: Behaviour, outcome: Outcome) -> list[str]:
+    """Broken promises of one call."""
+    where = f"{outcome.provider} {outcome.path}"
+    if outcome.hung:
+        return [f"{where}: did not end within {GUARD}s"]
+    if outcome.raised is not None:
+        error = outcome.raised
+        return [f"{where}: raised {type(error).__name__}: {str(error)[:200]}"]
+    response = outcome.response
+    if response is None:
+        return [f"{where}: no response"]
+    problems: list[str] = []
+    key = KEYS[outcome.provider]
+    try:
+        visible = seen_by_caller(outcome)
+    except Exception as exc:
+        return [f"{where}: reading the response raised {type(exc).__name__}: {exc}"]
+    if any(key in text for text in strings_in(visible)):
+        leaks = sorted({_path_of(key, outcome)})
+        problems.append(f"{where}: the key leaks into {leaks}")
+    if any(key in text for text in joined_deltas(outcome.events)):
+        problems.append(f"{where}: the key leaks across stream deltas")
+    rendered = judged(behaviour, outcome)
+    if response.ok and not rendered.may_succeed:
+        problems.append(f"{where}: SUCCESS for an answer not delivered whole")
+    if outcome.path in ("stream", "astream"):
+        problems += _stream_problems(where, outcome, response)
+    problems += _kind_problems(where, behaviour, rendered, response)
+    return problems
+
+
+def _path_of(key: str, outcome: Outcome) -> str:
+    """The first field of the outcome that holds the key, for the failure message."""
+    response = outcome.response
+    assert response is not None
+    candidates: dict[str, Any] = {
+        "events": outcome.events,
+        "repr": repr(response),
+        "to_message": response.to_message(),
+        **{f.name: getattr(response, f.name) for f in dataclasses.fields(response)},
+    }
+    candidates.pop("raw")
+    found = [name for name, value in candidates.items() if any(key in s for s in strings_in(value))]
+    return ",".join(found) or "raise_for_status"
+
+
+def _stream_problems(where: str, outcome: Outcome, response: LLMResponse) -> list[str]:
+    events = outcome.events
+    finishes = [e for e in events if isinstance(e, FinishEvent)]
+    if len(finishes) != 1 or events[-1] is not finishes[0]:
+        return [f"{where}: the stream did not end with exactly one FinishEvent"]
+    problems = []
+    if finishes[0].response is not response:
+        problems.append(f"{where}: FinishEvent.response is not stream.response")
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    if text != response.content:
+        problems.append(f"{where}: text deltas {text[:60]!r} != content {response.content[:60]!r}")
+    return problems
+
+
+def _kind_problems(
+    where: str, behaviour: Behaviour, rendered: Rendered, response: LLMResponse
+) -> list[str]:
+    error = response.error
+    status = behaviour.status
+    if status in (301, 302, 303, 307, 308) and rendered.whole:
+        named = error is not None and (
+            error.status_code == status or str(status) in error.message
+        )
+        return [] if named else [f"{where}: a {status} redirect is not reported with its status"]
+    whole = (
+        200 <= status < 300
+        and status != 204
+        and rendered.whole
+        and behaviour.form == "honest"
+        and behaviour.content_type == "honest"
+    )
+    not_a_completion = isinstance(behaviour.payload, (Value, Deep)) or (
+        isinstance(behaviour.payload, Raw) and not rendered.streamed
+    )
+    if whole and not_a_completion and (error is None or error.kind is not ErrorKind.BAD_RESPONSE):
+        got = error.kind.value if error else "success"
+        return [f"{where}: a 2xx body that is not a completion gave {got}, not bad_response"]
+    return []
+
+
+def signature(response: LLMResponse) -> dict[str, Any]:
+    """What must agree between providers and paths for the same clean payload."""
+    return {
+        "status": response.status.value,
+        "kind": response.error.kind.value if response.error else None,
+        "content": response.content,
+        "reasoning": response.reasoning,
+        "refusal": response.refusal,
+        "finish": response.finish_reason,
+        "tools": [
+            (c.name, c.arguments, c.raw_arguments, c.arguments_error is None)
+            for c in response.tool_calls
+        ],
+        "usage": response.usage,
+    }
+
+
+def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
+    """A clean payload gives the same answer on every provider and path."""
+    clean = (
+        behaviour.form == "honest"
+        and behaviour.content_type == "honest"
+        and behaviour.transfer == "length"
+        and behaviour.encoding == "none"
+        and behaviour.cut is None
+        and behaviour.then == "close"
+        and behaviour.drip is None
+    )
+    finished = [o for o in outcomes if o.response is not None and not o.hung]
+    if not clean:
+        return []
+    payload = behaviour.payload
+    if isinstance(payload, Answer):
+        same_payload = behaviour.sse.error_after is None and (
+            payload.finish is not None or behaviour.sse.done
+        )
+    else:
+        same_payload = not isinstance(payload, Raw)
+    groups = [finished] if same_payload else [
+        [o for o in finished if o.path in ("stream", "astream")],
+        [o for o in finished if o.path not in ("stream", "astream")],
+    ]
+    problems = []
+    for group in groups:
+        signatures = {}
+        for outcome in group:
+            assert outcome.response is not None
+            signatures[f"{outcome.provider} {outcome.path}"] = signature(outcome.response)
+        first = next(iter(signatures.values()), None)
+        differing = {name: sig for name, sig in signatures.items() if sig != first}
+        if differing:
+            detail = "; ".join(f"{n}: {_diff(first, s)}" for n, s in differing.items())
+            problems.append(f"disagreement with {next(iter(signatures))}: {detail}")
+    return problems
+
+
+def _diff(first: dict[str, Any] | None, other: dict[str, Any]) -> str:
+    assert first is not None
+    return ", ".join(f"{k}={other[k]!r:.80} (vs {first[k]!r:.80})" for k in first if first[k] != other[k])
+
+
+def violations(
+    behaviour: Behaviour,
+    outcomes: list[Outcome],
+    requests: list[SeenRequest],
+    records: list[logging.LogRecord],
+) -> list[str]:
+    """Every broken promise for one behaviour."""
+    problems = [p for outcome in outcomes for p in call_problems(behaviour, outcome)]
+    problems += parity_problems(behaviour, outcomes)
+    followed = sorted({r.path for r in requests if r.path != CHAT_PATH})
+    if followed:
+        problems.append(f"a redirect was followed to {followed}")
+    logged = list(strings_in(list(records)))
+    for key in CANARIES:
+        if any(key in text for text in logged):
+            problems.append(f"the key {key[:6]}... reached llmport's log records")
+    return problems
+
+
+# --- the property ------------------------------------------------------------------------
+
+settings.register_profile(
+    "boundary",
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+
+
+@settings(settings.get_profile("boundary"))
+@given(
+    behaviour=behaviours(),
+    litellm_key=st.sampled_from(["api_key", "env"]),
+    direct_key=st.sampled_from(["api_key", "header"]),
+)
+def test_any_server_behaviour_keeps_every_promise(
+    server: HostileServer,
+    loop: asyncio.AbstractEventLoop,
+    workers: concurrent.futures.ThreadPoolExecutor,
+    providers: dict[str, BaseLLM],
+    records: list[logging.LogRecord],
+    behaviour: Behaviour,
+    litellm_key: str,
+    direct_key: str,
+) -> None:
+    chosen = {
+        name: providers[name]
+        for name in (f"litellm/{litellm_key}", f"openai_compatible/{direct_key}")
+    }
+    records.clear()
+    if litellm_key == "env":
+        os.environ["OPENAI_API_KEY"] = ENV_KEY
+    try:
+        outcomes, requests = run_everywhere(behaviour, chosen, server, loop, workers)
+    finally:
+        os.environ.pop("OPENAI_API_KEY", None)
+    problems = violations(behaviour, outcomes, requests, records)
+    assert not problems, "\n".join(problems)
