@@ -14,7 +14,7 @@ import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -161,10 +161,8 @@ class HostileServer:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
 
 
@@ -223,7 +221,7 @@ def _read_request(sock: socket.socket, stop: threading.Event) -> SeenRequest | N
 
 
 def _dechunk(data: bytes) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size_line, _, data = data.partition(b"\r\n")
         size = int(size_line.split(b";")[0] or b"0", 16)

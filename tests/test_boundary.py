@@ -37,7 +37,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostile_server import HostileServer, Script, SeenRequest
+from hostile_server import HostileServer, SeenRequest
 from llmport import (
     BaseLLM,
     ErrorKind,
@@ -64,12 +64,12 @@ CANARIES = (API_KEY, HEADER_KEY, ENV_KEY)
 MESSAGES = [{"role": "user", "content": "Hi"}]
 PATHS = ("chat_completions", "achat_completions", "stream", "astream")
 #: The library's limits for each call: each read, and retries.
-TIMEOUT = 0.5
+TIMEOUT = 1.0
 RETRY = RetryPolicy(
-    max_attempts=2, initial_backoff=0, max_backoff=0, max_retry_after=0.1, deadline=2.0
+    max_attempts=2, initial_backoff=0, max_backoff=0, max_retry_after=0.1, deadline=3.0
 )
 #: No call may take longer than this; a generous multiple of the limits above.
-GUARD = 10.0
+GUARD = 15.0
 EXAMPLES = int(os.environ.get("LLMPORT_BOUNDARY_EXAMPLES", "500"))
 
 
@@ -146,21 +146,29 @@ def providers(
             asyncio.run_coroutine_threadsafe(llm.aclose(), loop).result(timeout=5)
 
 
+class LogSink(logging.Handler):
+    """Keeps every record llmport logs; a test clears it per example."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __repr__(self) -> str:
+        return f"LogSink({len(self.records)} records)"
+
+
 @pytest.fixture(scope="module")
-def records() -> Iterator[list[logging.LogRecord]]:
-    """Every record llmport logs while the module runs (cleared per example)."""
-    seen: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
+def logs() -> Iterator[LogSink]:
+    sink = LogSink()
     logger = logging.getLogger("llmport")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
+    level = logger.level
+    logger.addHandler(sink)
     logger.setLevel(logging.DEBUG)
-    yield seen
-    logger.removeHandler(handler)
+    yield sink
+    logger.removeHandler(sink)
     logger.setLevel(level)
 
 
@@ -209,7 +217,7 @@ def run_everywhere(
                 else:
                     futures.append(workers.submit(_caught(_sync_call, llm, path, outcome)))
         _, pending = concurrent.futures.wait(futures, timeout=GUARD)
-        for future, outcome in zip(futures, outcomes):
+        for future, outcome in zip(futures, outcomes, strict=True):
             outcome.hung = future in pending
     concurrent.futures.wait(futures, timeout=GUARD)  # dropped connections release the rest
     return outcomes, list(seen)
@@ -380,9 +388,7 @@ def _kind_problems(
     error = response.error
     status = behaviour.status
     if status in (301, 302, 303, 307, 308) and rendered.whole:
-        named = error is not None and (
-            error.status_code == status or str(status) in error.message
-        )
+        named = error is not None and (error.status_code == status or str(status) in error.message)
         return [] if named else [f"{where}: a {status} redirect is not reported with its status"]
     whole = (
         200 <= status < 300
@@ -401,8 +407,12 @@ def _kind_problems(
 
 
 def signature(response: LLMResponse) -> dict[str, Any]:
-    """What must agree between providers and paths for the same clean payload."""
-    return {
+    """What must agree between providers and paths for the same clean payload.
+
+    Each provider was given its own key, so a key that leaks shows as `<KEY>` here (the
+    leak itself is reported on its own).
+    """
+    fields = {
         "status": response.status.value,
         "kind": response.error.kind.value if response.error else None,
         "content": response.content,
@@ -415,6 +425,19 @@ def signature(response: LLMResponse) -> dict[str, Any]:
         ],
         "usage": response.usage,
     }
+    return {name: _unkeyed(value) for name, value in fields.items()}
+
+
+def _unkeyed(value: Any) -> Any:
+    if isinstance(value, str):
+        for key in CANARIES:
+            value = value.replace(key, "<KEY>")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_unkeyed(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unkeyed(v) for k, v in value.items()}
+    return value
 
 
 def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
@@ -438,10 +461,14 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
         )
     else:
         same_payload = not isinstance(payload, Raw)
-    groups = [finished] if same_payload else [
-        [o for o in finished if o.path in ("stream", "astream")],
-        [o for o in finished if o.path not in ("stream", "astream")],
-    ]
+    groups = (
+        [finished]
+        if same_payload
+        else [
+            [o for o in finished if o.path in ("stream", "astream")],
+            [o for o in finished if o.path not in ("stream", "astream")],
+        ]
+    )
     problems = []
     for group in groups:
         signatures = {}
@@ -458,7 +485,9 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
 
 def _diff(first: dict[str, Any] | None, other: dict[str, Any]) -> str:
     assert first is not None
-    return ", ".join(f"{k}={other[k]!r:.80} (vs {first[k]!r:.80})" for k in first if first[k] != other[k])
+    return ", ".join(
+        f"{k}={other[k]!r:.80} (vs {first[k]!r:.80})" for k in first if first[k] != other[k]
+    )
 
 
 def violations(
@@ -470,7 +499,9 @@ def violations(
     """Every broken promise for one behaviour."""
     problems = [p for outcome in outcomes for p in call_problems(behaviour, outcome)]
     problems += parity_problems(behaviour, outcomes)
-    followed = sorted({r.path for r in requests if r.path != CHAT_PATH})
+    followed = sorted(
+        {f"{r.path} by {r.headers.get('user-agent', '?')}" for r in requests if r.path != CHAT_PATH}
+    )
     if followed:
         problems.append(f"a redirect was followed to {followed}")
     logged = list(strings_in(list(records)))
@@ -505,7 +536,7 @@ def test_any_server_behaviour_keeps_every_promise(
     loop: asyncio.AbstractEventLoop,
     workers: concurrent.futures.ThreadPoolExecutor,
     providers: dict[str, BaseLLM],
-    records: list[logging.LogRecord],
+    logs: LogSink,
     behaviour: Behaviour,
     litellm_key: str,
     direct_key: str,
@@ -514,12 +545,12 @@ def test_any_server_behaviour_keeps_every_promise(
         name: providers[name]
         for name in (f"litellm/{litellm_key}", f"openai_compatible/{direct_key}")
     }
-    records.clear()
+    logs.records.clear()
     if litellm_key == "env":
         os.environ["OPENAI_API_KEY"] = ENV_KEY
     try:
         outcomes, requests = run_everywhere(behaviour, chosen, server, loop, workers)
     finally:
         os.environ.pop("OPENAI_API_KEY", None)
-    problems = violations(behaviour, outcomes, requests, records)
+    problems = violations(behaviour, outcomes, requests, logs.records)
     assert not problems, "\n".join(problems)

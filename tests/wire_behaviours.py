@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from hypothesis import strategies as st
@@ -564,5 +564,3 @@ def _paced(data: bytes, behaviour: Behaviour, head_size: int) -> tuple[Write, ..
         writes.append(Write(b"", pause))
     writes.append(Write(data[start:]))
     return tuple(w for w in writes if w.data or w.pause)
-
-
