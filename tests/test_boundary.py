@@ -26,11 +26,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import enum
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -50,6 +49,7 @@ from llmport import (
 from llmport.observability import LoggingHooks
 from llmport.providers.litellm import import_litellm
 from llmport.streaming import FinishEvent, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta
+from reachable import reported, strings_in
 from wire_behaviours import Answer, Behaviour, Deep, Raw, Rendered, Value, behaviours, render
 
 pytestmark = pytest.mark.integration
@@ -253,39 +253,6 @@ KEYS = {
 CHAT_PATH = "/v1/chat/completions"
 
 
-def strings_in(value: Any) -> Iterator[str]:
-    """Every string reachable from `value` (LLMResponse.raw excepted), without recursion."""
-    stack = [value]
-    seen: set[int] = set()
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            yield item
-            continue
-        if item is None or isinstance(item, (bool, int, float)) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, enum.Enum):
-            stack.append(item.value)
-        elif isinstance(item, bytes):
-            stack.append(item.decode("utf-8", "replace"))
-        elif isinstance(item, Mapping):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            skip = "raw" if isinstance(item, LLMResponse) else None
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name != skip)
-        elif isinstance(item, BaseException):
-            stack.extend([str(item), repr(item), item.args])
-        elif isinstance(item, logging.LogRecord):
-            stack.append(item.getMessage())
-            stack.extend(v for k, v in vars(item).items() if k not in ("msg", "args"))
-        else:
-            stack.append(repr(item))
-
-
 def seen_by_caller(outcome: Outcome) -> list[Any]:
     """Everything a caller can read from a finished call, `raw` aside."""
     response = outcome.response
@@ -423,7 +390,7 @@ def signature(response: LLMResponse) -> dict[str, Any]:
             (c.name, c.arguments, c.raw_arguments, c.arguments_error is None)
             for c in response.tool_calls
         ],
-        "usage": response.usage,
+        "usage": reported(response.usage),
     }
     return {name: _unkeyed(value) for name, value in fields.items()}
 
