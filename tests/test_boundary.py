@@ -29,7 +29,7 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -82,6 +82,7 @@ class Outcome:
     rendered: Rendered | None = None
     response: LLMResponse | None = None
     events: list[StreamEvent] = dataclasses.field(default_factory=list)
+    arguments: dict[str, Any] = dataclasses.field(default_factory=lambda: {"messages": MESSAGES})
     raised: BaseException | None = None
     hung: bool = False
 
@@ -177,9 +178,9 @@ def logs() -> Iterator[LogSink]:
 
 def _sync_call(llm: BaseLLM, path: str, outcome: Outcome) -> None:
     if path == "chat_completions":
-        outcome.response = llm.chat_completions(MESSAGES)
+        outcome.response = llm.chat_completions(**outcome.arguments)
         return
-    with llm.stream(MESSAGES) as stream:
+    with llm.stream(**outcome.arguments) as stream:
         for event in stream:
             outcome.events.append(event)
         outcome.response = stream.response
@@ -187,9 +188,9 @@ def _sync_call(llm: BaseLLM, path: str, outcome: Outcome) -> None:
 
 async def _async_call(llm: BaseLLM, path: str, outcome: Outcome) -> None:
     if path == "achat_completions":
-        outcome.response = await llm.achat_completions(MESSAGES)
+        outcome.response = await llm.achat_completions(**outcome.arguments)
         return
-    async with llm.astream(MESSAGES) as stream:
+    async with llm.astream(**outcome.arguments) as stream:
         async for event in stream:
             outcome.events.append(event)
         outcome.response = stream.response
@@ -201,8 +202,12 @@ def run_everywhere(
     server: HostileServer,
     loop: asyncio.AbstractEventLoop,
     workers: concurrent.futures.ThreadPoolExecutor,
+    arguments: Mapping[str, Any] | None = None,
 ) -> tuple[list[Outcome], list[SeenRequest]]:
-    """Play `behaviour` to every chosen provider on every path, concurrently."""
+    """Play `behaviour` to every chosen provider on every path, concurrently.
+
+    `arguments` are the call's arguments (default: one user message).
+    """
     origin = server.base_url.removesuffix("/v1")
     outcomes: list[Outcome] = []
     futures: list[concurrent.futures.Future[None]] = []
@@ -210,6 +215,8 @@ def run_everywhere(
         for name, llm in chosen.items():
             for path in PATHS:
                 outcome = Outcome(name, path)
+                if arguments is not None:
+                    outcome.arguments = {**arguments}
                 outcomes.append(outcome)
                 if path.startswith("a"):
                     work = _caught_async(_async_call(llm, path, outcome), outcome)
@@ -521,3 +528,60 @@ def test_any_server_behaviour_keeps_every_promise(
         os.environ.pop("OPENAI_API_KEY", None)
     problems = violations(behaviour, outcomes, requests, logs.records)
     assert not problems, "\n".join(problems)
+
+
+NAN_TOOL = {
+    "type": "function",
+    "function": {"name": "f", "parameters": {"type": "object", "default": float("nan")}},
+}
+BAD_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "nan-in-message": {"messages": [{"role": "user", "content": "Hi", "score": float("nan")}]},
+    "set-in-message": {"messages": [{"role": "user", "content": "Hi", "tags": {"a", "b"}}]},
+    "nan-in-tools": {"messages": MESSAGES, "tools": [NAN_TOOL]},
+    "infinity-extra": {"messages": MESSAGES, "logit_bias": {"1": float("inf")}},
+    "object-extra": {"messages": MESSAGES, "user": object()},
+    "set-extra": {"messages": MESSAGES, "user": {"a"}},
+    "timeout-inf": {"messages": MESSAGES, "timeout": float("inf")},
+    "timeout-1e300": {"messages": MESSAGES, "timeout": 1e300},
+}
+
+
+@settings(settings.get_profile("boundary"), max_examples=min(EXAMPLES, 50))
+@given(
+    bad=st.sampled_from(sorted(BAD_ARGUMENTS)),
+    litellm_key=st.sampled_from(["api_key", "env"]),
+    direct_key=st.sampled_from(["api_key", "header"]),
+)
+def test_bad_arguments_raise_value_error_before_any_request(
+    server: HostileServer,
+    loop: asyncio.AbstractEventLoop,
+    workers: concurrent.futures.ThreadPoolExecutor,
+    providers: dict[str, BaseLLM],
+    bad: str,
+    litellm_key: str,
+    direct_key: str,
+) -> None:
+    chosen = {
+        name: providers[name]
+        for name in (f"litellm/{litellm_key}", f"openai_compatible/{direct_key}")
+    }
+    outcomes, requests = run_everywhere(
+        Behaviour(), chosen, server, loop, workers, BAD_ARGUMENTS[bad]
+    )
+    not_refused = [
+        f"{o.provider} {o.path}: {o.response.status.value if o.response else repr(o.raised)}"
+        for o in outcomes
+        if not isinstance(o.raised, ValueError)
+    ]
+    assert not not_refused
+    assert requests == []
+
+
+def test_stream_true_on_a_buffered_call_is_refused_before_any_request(
+    server: HostileServer, providers: dict[str, BaseLLM]
+) -> None:
+    with server.serving(lambda request: render(Behaviour(), request, "").script) as seen:
+        for llm in providers.values():
+            with pytest.raises(ValueError, match="stream"):
+                llm.chat_completions(MESSAGES, stream=True)
+    assert seen == []
