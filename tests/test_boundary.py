@@ -394,8 +394,10 @@ def signature(response: LLMResponse) -> dict[str, Any]:
         "reasoning": response.reasoning,
         "refusal": response.refusal,
         "finish": response.finish_reason,
+        # Raw text matters only when the arguments did not parse: litellm turns an
+        # arguments object into text, so a clean call's raw_arguments may differ.
         "tools": [
-            (c.name, c.arguments, c.raw_arguments, c.arguments_error is None)
+            (c.name, c.arguments, c.raw_arguments if c.arguments_error else None, c.ok)
             for c in response.tool_calls
         ],
         "usage": reported(response.usage),
