@@ -58,18 +58,21 @@ pytestmark = pytest.mark.integration
 #: secrets can hide it.
 API_KEY = "zq9-canary-4f2b8c1d7e"
 HEADER_KEY = "AbCdEf0123456789canary"
-#: Only ever in `OPENAI_API_KEY`, where litellm reads it; never given to llmport.
+#: Only ever in `OPENAI_API_KEY`, where litellm reads it; never given to llmport. The
+#: late key is set only after its provider was built (a key rotated at run time).
 ENV_KEY = "envcanary-7c1e5a9b3d2f"
-CANARIES = (API_KEY, HEADER_KEY, ENV_KEY)
+LATE_ENV_KEY = "lateenvcanary-3b9d0c7e1a"
+CANARIES = (API_KEY, HEADER_KEY, ENV_KEY, LATE_ENV_KEY)
 MESSAGES = [{"role": "user", "content": "Hi"}]
 PATHS = ("chat_completions", "achat_completions", "stream", "astream")
-#: The library's limits for each call: each read, and retries.
+#: The library's limits for each call: each read, the whole call, and retries.
 TIMEOUT = 1.0
+TOTAL_TIMEOUT = 3.0
 RETRY = RetryPolicy(
     max_attempts=2, initial_backoff=0, max_backoff=0, max_retry_after=0.1, deadline=3.0
 )
-#: No call may take longer than this; a generous multiple of the limits above.
-GUARD = 15.0
+#: No call may take longer than this: a generous multiple of `TOTAL_TIMEOUT`.
+GUARD = 5 * TOTAL_TIMEOUT
 EXAMPLES = int(os.environ.get("LLMPORT_BOUNDARY_EXAMPLES", "500"))
 
 
@@ -114,32 +117,35 @@ def workers() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
         yield pool
 
 
+def build(name: str, base_url: str) -> BaseLLM:
+    """Provider `name` ("litellm/api_key", "openai_compatible/header", ...) at `base_url`.
+
+    "litellm/env" and "litellm/env-late" get no key: litellm reads `OPENAI_API_KEY`,
+    which a test sets before building the provider ("env") or after ("env-late").
+    """
+    limits: dict[str, Any] = {
+        "timeout": TIMEOUT,
+        "total_timeout": TOTAL_TIMEOUT,
+        "retry": RETRY,
+        "hooks": [LoggingHooks()],
+    }
+    provider, _, source = name.partition("/")
+    if source == "api_key":
+        limits["api_key"] = API_KEY
+    elif source == "header":
+        limits["extra_headers"] = {"Authorization": f"Bearer {HEADER_KEY}"}
+    if provider == "litellm":
+        return LiteLLM(chat_model="openai/boundary-model", api_base=base_url, **limits)
+    return OpenAICompatible(chat_model="boundary-model", base_url=base_url, **limits)
+
+
 @pytest.fixture(scope="module")
 def providers(
     server: HostileServer, loop: asyncio.AbstractEventLoop
 ) -> Iterator[dict[str, BaseLLM]]:
-    """Each provider once per way of giving it the key."""
-    common: dict[str, Any] = {"timeout": TIMEOUT, "retry": RETRY, "hooks": [LoggingHooks()]}
-    built: dict[str, BaseLLM] = {
-        "litellm/api_key": LiteLLM(
-            chat_model="openai/boundary-model",
-            api_base=server.base_url,
-            api_key=API_KEY,
-            **common,
-        ),
-        "litellm/env": LiteLLM(
-            chat_model="openai/boundary-model", api_base=server.base_url, **common
-        ),
-        "openai_compatible/api_key": OpenAICompatible(
-            chat_model="boundary-model", base_url=server.base_url, api_key=API_KEY, **common
-        ),
-        "openai_compatible/header": OpenAICompatible(
-            chat_model="boundary-model",
-            base_url=server.base_url,
-            extra_headers={"Authorization": f"Bearer {HEADER_KEY}"},
-            **common,
-        ),
-    }
+    """The providers built once, before any key is in the environment."""
+    names = ("litellm/api_key", "litellm/env-late", "openai_compatible/api_key")
+    built = {name: build(name, server.base_url) for name in (*names, "openai_compatible/header")}
     import_litellm()  # seconds on a busy machine: not part of any call's time limit
     yield built
     for llm in built.values():
@@ -254,6 +260,7 @@ async def _caught_async(call: Coroutine[Any, Any, None], outcome: Outcome) -> No
 KEYS = {
     "litellm/api_key": API_KEY,
     "litellm/env": ENV_KEY,
+    "litellm/env-late": LATE_ENV_KEY,
     "openai_compatible/api_key": API_KEY,
     "openai_compatible/header": HEADER_KEY,
 }
@@ -509,7 +516,7 @@ settings.register_profile(
 @settings(settings.get_profile("boundary"))
 @given(
     behaviour=behaviours(),
-    litellm_key=st.sampled_from(["api_key", "env"]),
+    litellm_key=st.sampled_from(["api_key", "env", "env-late"]),
     direct_key=st.sampled_from(["api_key", "header"]),
 )
 def test_any_server_behaviour_keeps_every_promise(
@@ -522,14 +529,14 @@ def test_any_server_behaviour_keeps_every_promise(
     litellm_key: str,
     direct_key: str,
 ) -> None:
-    chosen = {
-        name: providers[name]
-        for name in (f"litellm/{litellm_key}", f"openai_compatible/{direct_key}")
-    }
     logs.records.clear()
-    if litellm_key == "env":
-        os.environ["OPENAI_API_KEY"] = ENV_KEY
+    if litellm_key.startswith("env"):
+        os.environ["OPENAI_API_KEY"] = KEYS[f"litellm/{litellm_key}"]
     try:
+        chosen = {
+            name: build(name, server.base_url) if name == "litellm/env" else providers[name]
+            for name in (f"litellm/{litellm_key}", f"openai_compatible/{direct_key}")
+        }
         outcomes, requests = run_everywhere(behaviour, chosen, server, loop, workers)
     finally:
         os.environ.pop("OPENAI_API_KEY", None)
@@ -556,7 +563,7 @@ BAD_ARGUMENTS: dict[str, dict[str, Any]] = {
 @settings(settings.get_profile("boundary"), max_examples=min(EXAMPLES, 50))
 @given(
     bad=st.sampled_from(sorted(BAD_ARGUMENTS)),
-    litellm_key=st.sampled_from(["api_key", "env"]),
+    litellm_key=st.sampled_from(["api_key", "env-late"]),
     direct_key=st.sampled_from(["api_key", "header"]),
 )
 def test_bad_arguments_raise_value_error_before_any_request(
