@@ -24,7 +24,8 @@ from llmport.streaming import StreamEvent
 from llmport.testing import LocalGateway
 from reachable import reported, strings_in
 from wire_behaviours import KEY as ECHOED
-from wire_behaviours import Answer, Behaviour, Deep, ErrorObject, Raw, Tool, Value, render
+from wire_behaviours import Answer, Behaviour, Deep, ErrorObject, Raw, Tool, Value
+from wire_render import render
 
 pytestmark = pytest.mark.integration
 
