@@ -28,6 +28,24 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def boundary(session: nox.Session) -> None:
+    """The boundary property test with many more examples than CI runs (default 5000).
+
+    `nox -s boundary -- 20000` sets the count; it takes minutes.
+    """
+    install(session)
+    examples = session.posargs[0] if session.posargs else "5000"
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_boundary.py",
+        f"--boundary-examples={examples}",
+    )
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install(*CONSTRAINTS, "ruff")
