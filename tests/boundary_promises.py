@@ -246,13 +246,39 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
         signatures = {}
         for outcome in group:
             assert outcome.response is not None
-            signatures[f"{outcome.provider} {outcome.path}"] = signature(outcome.response)
+            name = f"{outcome.provider} {outcome.path}"
+            found = signature(outcome.response)
+            if isinstance(payload, Answer) and payload.finish is None:
+                unfinished = _litellm_without_finish(outcome, found)
+                if unfinished is not None:
+                    problems += [f"{name}: {unfinished}"] if unfinished else []
+                    continue
+            signatures[name] = found
         first = next(iter(signatures.values()), None)
         differing = {name: sig for name, sig in signatures.items() if sig != first}
         if differing:
             detail = "; ".join(f"{n}: {_diff(first, s)}" for n, s in differing.items())
             problems.append(f"disagreement with {next(iter(signatures))}: {detail}")
     return problems
+
+
+def _litellm_without_finish(outcome: Outcome, found: dict[str, Any]) -> str | None:
+    """Where litellm makes parity impossible for an answer without a finish reason
+    (docs/decisions.md, "Where litellm makes parity impossible"): its buffered answer says
+    `stop` (litellm fills it in, where the direct provider says `unknown`), and its stream
+    proves nothing complete without a finish reason (it hides whether `[DONE]` came), so
+    it is a `connection` error. None for any other outcome; "" when litellm did just that;
+    else what it did instead.
+    """
+    if not outcome.provider.startswith("litellm"):
+        return None
+    if outcome.path in ("stream", "astream"):
+        if found["kind"] == "connection":
+            return ""
+        return f"an unfinished litellm stream gave {found['kind'] or 'success'}, not connection"
+    if found["finish"] == "stop":
+        found["finish"] = "unknown"  # litellm's fill-in; the rest must still agree
+    return None
 
 
 def _diff(first: dict[str, Any] | None, other: dict[str, Any]) -> str:

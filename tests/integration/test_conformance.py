@@ -247,12 +247,28 @@ def test_deeply_nested_error_body_keeps_the_status_kind(
     assert (response.error.kind, response.error.status_code) == (kind, status)
 
 
+def _refused_by_litellm(llm: BaseLLM, path: str, response: LLMResponse) -> bool:
+    """True when litellm refused a buffered answer whole, as it does for a field of the
+    wrong type (an integer of over 4,300 digits in tool arguments, a usage count that is
+    a string): it validates the answer before llmport sees it, so parity is impossible
+    there (docs/decisions.md, "Where litellm makes parity impossible"). The refusal must
+    then be `bad_response`, not retried. Streams are read before litellm and keep parity.
+    """
+    if not isinstance(llm, LiteLLM) or path not in ("chat_completions", "achat_completions"):
+        return False
+    assert response.error is not None
+    assert (response.error.kind, response.attempts) == (ErrorKind.BAD_RESPONSE, 1)
+    return True
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_huge_integer_tool_arguments_are_kept_raw(
     direct_or_litellm: BaseLLM, wire: HostileServer, path: str
 ) -> None:
     answer = Answer(None, tools=(Tool("call_1", "get_weather", "huge-int"),), finish="tool_calls")
     response = play(direct_or_litellm, path, wire, Behaviour(payload=answer)).response
+    if _refused_by_litellm(direct_or_litellm, path, response):
+        return
     assert response.ok
     [call] = response.tool_calls
     assert (call.name, call.arguments) == ("get_weather", {})
@@ -267,6 +283,8 @@ def test_unusable_usage_count_is_unknown_and_the_answer_stays(
 ) -> None:
     usage = (("prompt_tokens", count), ("completion_tokens", "int"))
     response = play(direct_or_litellm, path, wire, Behaviour(payload=Answer("Hi", usage=usage)))
+    if count != "negative" and _refused_by_litellm(direct_or_litellm, path, response.response):
+        return
     assert response.response.ok
     assert response.response.content == "Hi"
     assert reported(response.response.usage).prompt_tokens is None
@@ -331,6 +349,11 @@ CUTS = {
     "between-frames": (chunk({"content": "Hello "}), chunk({"content": "wor"})),
     "mid-frame": (chunk({"content": "Hello "}), chunk({"content": "wor"}), b'data: {"choi'),
     "keep-alives-only": (b": keep-alive\n\n", b": keep-alive\n\n"),
+    "then-bytes-that-are-not-utf-8": (
+        chunk({"content": "Hello "}),
+        chunk({"content": "wor"}),
+        b"\xff\xfe garbage\n\n",
+    ),
 }
 
 
