@@ -461,3 +461,42 @@ def test_content_as_a_list_of_parts(wire: HostileServer, path: str) -> None:
     assert (direct.ok, direct.content) == (True, "Hello")
     assert through_litellm.error is not None
     assert through_litellm.error.kind is ErrorKind.BAD_RESPONSE
+
+
+def http_error(status: int, body: bytes, content_type: str) -> Callable[..., Script]:
+    """A `status` answer with exactly `body`."""
+    head = (
+        f"HTTP/1.1 {status} Oops\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return lambda request: Script((Write(head + body),), "close")
+
+
+ERROR_BODIES = {
+    "json-without-an-error-message": (
+        b'{"detailz": "private upstream text", "trace": [1, 2]}',
+        "application/json",
+        "server: JSON body without an error message (HTTP 500)",
+    ),
+    "plain-text": (
+        b"private upstream text\nsecond line",
+        "text/plain",
+        "server: non-JSON body (33 characters) (HTTP 500)",
+    ),
+    "provider-error-message": (
+        b'{"error": {"message": "The engine is overloaded"}}',
+        "application/json",
+        "server: The engine is overloaded (HTTP 500)",
+    ),
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("body", sorted(ERROR_BODIES))
+def test_an_error_body_is_summarised_the_same_way_never_copied(
+    direct_or_litellm: BaseLLM, wire: HostileServer, path: str, body: str
+) -> None:
+    content, content_type, message = ERROR_BODIES[body]
+    response = play(direct_or_litellm, path, wire, http_error(500, content, content_type)).response
+    assert response.error is not None
+    assert response.error.message == message
