@@ -155,6 +155,8 @@ def _kind_problems(
     where: str, behaviour: Behaviour, rendered: Rendered, response: LLMResponse
 ) -> list[str]:
     error = response.error
+    if error is not None and error.kind is ErrorKind.TIMEOUT:
+        return []  # the time limit held; how far a call got by then depends on the machine
     status = behaviour.status
     redirect = status in (301, 302, 303, 307, 308)
     if redirect and rendered.whole and where.startswith("openai_compatible"):  # see violations()

@@ -283,8 +283,10 @@ BAD_ARGUMENTS: dict[str, dict[str, Any]] = {
     "set-in-message": {"messages": [{"role": "user", "content": "Hi", "tags": {"a", "b"}}]},
     "nan-in-tools": {"messages": MESSAGES, "tools": [NAN_TOOL]},
     "infinity-extra": {"messages": MESSAGES, "logit_bias": {"1": float("inf")}},
-    "object-extra": {"messages": MESSAGES, "user": object()},
-    "set-extra": {"messages": MESSAGES, "user": {"a"}},
+    # A typed call option of the wrong type is a TypeError (see CallOptions); a value
+    # JSON cannot encode reaches the check through a backend's own parameters.
+    "object-extra": {"messages": MESSAGES, "extra_params": {"user": object()}},
+    "set-extra": {"messages": MESSAGES, "extra_params": {"user": {"a"}}},
     "timeout-inf": {"messages": MESSAGES, "timeout": float("inf")},
     "timeout-1e300": {"messages": MESSAGES, "timeout": 1e300},
 }
