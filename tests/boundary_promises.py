@@ -260,7 +260,9 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
             name = f"{outcome.provider} {outcome.path}"
             found = signature(outcome.response)
             no_finish = payload == Raw("sse-text") or (
-                isinstance(payload, Answer) and payload.finish is None
+                isinstance(payload, Answer)
+                and payload.finish is None
+                and behaviour.sse.error_after is None  # an error event says what failed
             )
             if no_finish:
                 unfinished = _litellm_without_finish(outcome, found)
