@@ -7,9 +7,15 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 import llmport
 from llmport.testing.pytest_plugin import ENV_NAMES, ENV_PREFIXES
+
+# No wall-clock limit per example: these machines are shared and noisy, and a slow example
+# is not a failure (each property bounds its own work by example count, not by time).
+settings.register_profile("llmport", deadline=None)
+settings.load_profile("llmport")
 
 # Collection may import litellm (test_errors enumerates its exceptions): keep it offline.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

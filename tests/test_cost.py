@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -80,6 +82,19 @@ def test_the_price_map_is_litellms_bundled_file_read_without_importing_litellm()
         entry["output_cost_per_token"],
     ]
     assert out[2] == "False"
+
+
+@pytest.mark.parametrize(
+    "fake", [types.ModuleType("litellm"), mock.MagicMock()], ids=["no-spec", "magicmock"]
+)
+def test_the_price_file_is_found_while_a_test_fakes_litellm(
+    monkeypatch: pytest.MonkeyPatch, fake: Any
+) -> None:
+    # Tests that put a fake litellm in sys.modules must not hide the installed package.
+    monkeypatch.setitem(sys.modules, "litellm", fake)
+    path = _price_file()
+    assert path is not None
+    assert path.name == PRICE_FILE
 
 
 def test_a_provider_prefixed_model_is_priced_like_the_bare_name() -> None:

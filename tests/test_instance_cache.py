@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 import llmport
-import llmport.registry as registry
+import llmport._provider_table as registry
 from llmport import OpenAICompatible, get_default_llm, get_llm
 from llmport.testing import FakeLLM
 

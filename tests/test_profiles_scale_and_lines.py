@@ -3,6 +3,7 @@ of a key at fault inside sub-tables."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmport import ConfigurationError, FallbackLLM, get_llm, load_profiles
-from llmport.profiles import Profiles, _Checker
+from llmport._profile_check import Checker
+from llmport.profiles import MAX_GROUP_DEPTH, Profiles
 
 PROFILE_COUNT = 200
 
@@ -50,7 +52,7 @@ def counting(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int
 def test_loading_visits_each_profile_once_however_many_groups_share_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    visits = counting(monkeypatch, _Checker, "_visit")
+    visits = counting(monkeypatch, Checker, "_visit")
     profiles = load_profiles(shared_members_file(tmp_path / "big.toml"))
     members = sum(len(p.members) for p in profiles.values())
     assert len(profiles) == PROFILE_COUNT
@@ -107,6 +109,41 @@ def test_a_change_with_the_same_size_is_noticed_by_its_time(tmp_path: Path) -> N
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert get_llm("fast").model == "slow-model"
+
+
+def test_an_edit_within_the_same_modification_time_is_noticed(tmp_path: Path) -> None:
+    """A file system with coarse times: same size, same mtime, but a new change time."""
+    path = tmp_path / "llmport.toml"
+    path.write_text(ONE)
+    before = path.stat()
+    load_profiles(path)
+    path.write_text(ONE.replace("fast-model", "slow-model"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert get_llm("fast").model == "slow-model"
+
+
+def test_a_file_replaced_by_another_with_the_same_time_and_size_is_noticed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "llmport.toml"
+    path.write_text(ONE)
+    before = path.stat()
+    load_profiles(path)
+    fresh = tmp_path / "new.toml"
+    fresh.write_text(ONE.replace("fast-model", "slow-model"))
+    os.utime(fresh, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(fresh, path)
+    assert get_llm("fast").model == "slow-model"
+
+
+def test_a_loaded_file_replaced_by_a_directory_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "llmport.toml"
+    path.write_text(ONE)
+    load_profiles(path)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ConfigurationError, match="cannot read the profiles file"):
+        get_llm("fast")
 
 
 def test_an_unchanged_loaded_file_is_not_read_again(
@@ -190,3 +227,71 @@ def test_the_reported_line_is_the_line_of_the_bad_key(
     lines = ["[profiles.a]", 'provider = "fake"', "", "[profiles.a.retry]", *padding, bad]
     reported = fails_at(tmp_path, "\n".join(lines) + "\n")
     assert reported.startswith(f":{len(lines)}: profiles.a.retry.{bad.split(' ')[0]}:")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"""it\'s \'\'\' here"""',  # the other quote style, three times, inside a string
+        '"""a \\""" b"""',  # an escaped quote run inside a basic multi-line string
+        "'''a \"\"\" b'''",
+        '"a \\" # not a comment"',
+        '"""\none\n"""',
+        "'''\ntwo\n'''",
+    ],
+)
+def test_a_string_holding_quotes_does_not_hide_the_keys_after_it(
+    tmp_path: Path, value: str
+) -> None:
+    lines = ["[profiles.a]", 'provider = "fake"', f"description = {value}", "temprature = 1"]
+    text = "\n".join(lines) + "\n"
+    line = text.count("\n")
+    assert fails_at(tmp_path, text).startswith(f":{line}: profiles.a.temprature:")
+
+
+# --- how deep groups nest ---------------------------------------------------------------
+
+
+def chain_file(path: Path, depth: int) -> Path:
+    """A provider profile, then `depth - 1` groups each holding the one before."""
+    lines = ["[profiles.p0]", 'provider = "fake"', 'chat_model = "m"', ""]
+    for index in range(1, depth):
+        lines += [f"[profiles.p{index}]", f'members = ["p{index - 1}"]', ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_groups_nested_beyond_the_limit_are_reported_not_a_recursion_error(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"p200\.members: groups nest 201 deep"):
+        load_profiles(chain_file(tmp_path / "deep.toml", 3000))
+
+
+def test_groups_nested_to_the_limit_load_and_answer_in_every_mode(tmp_path: Path) -> None:
+    load_profiles(chain_file(tmp_path / "limit.toml", MAX_GROUP_DEPTH))
+    llm = get_llm(f"p{MAX_GROUP_DEPTH - 1}")
+    messages = [{"role": "user", "content": "hi"}]
+    assert llm.chat_completions(messages).ok
+    assert asyncio.run(llm.achat_completions(messages)).ok
+    assert llm.stream(messages).response.ok
+
+
+def test_a_long_cycle_is_reported_in_a_short_message(tmp_path: Path) -> None:
+    path = chain_file(tmp_path / "loop.toml", 150)
+    path.write_text(path.read_text().replace('members = ["p0"]', 'members = ["p149"]'))
+    with pytest.raises(ConfigurationError, match="members form a cycle") as info:
+        load_profiles(path)
+    assert "p1 -> p149 -> p148 -> p147 -> ... (142 more) -> " in str(info.value)
+    assert len(str(info.value)) < 300
+
+
+def test_a_name_that_differs_only_in_unicode_normalisation_is_pointed_out(
+    tmp_path: Path,
+) -> None:
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    text = f'[profiles."{decomposed}"]\nprovider = "fake"\n[profiles.g]\nmembers = ["{composed}"]\n'
+    message = fails_at(tmp_path, text)
+    assert "'caf\\xe9'" in message
+    assert "'cafe\\u0301'" in message
+    assert "Unicode normalisation" in message

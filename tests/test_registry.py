@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic_settings import SettingsConfigDict
 
-import llmport.registry as registry
+import llmport._provider_table as registry
 from llmport import (
     BaseLLM,
     BaseLLMConfig,

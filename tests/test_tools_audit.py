@@ -172,6 +172,22 @@ def test_jsonl_writer_appends_one_json_object_per_event(tmp_path: Path) -> None:
     assert records[1]["arguments"] == {"city": "Paris"}
 
 
+def test_jsonl_writer_keeps_events_holding_a_lone_surrogate(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    city = "Par\ud800is"
+    script: list[Any] = [weather(city), "Sunny."]
+    run_tools(FakeLLM(script), USER, [get_weather], audit=JSONLAuditWriter(path))
+    records = read_lines(path)
+    assert [r["kind"] for r in records] == [
+        "llm_call",
+        "tool_call",
+        "tool_result",
+        "llm_call",
+        "loop_end",
+    ]
+    assert records[1]["arguments"] == {"city": city}
+
+
 def test_jsonl_writer_never_records_secret_arguments(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     writer = JSONLAuditWriter(path)

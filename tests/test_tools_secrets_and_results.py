@@ -174,3 +174,49 @@ async def test_an_unserialisable_result_is_not_a_failure_in_the_async_loop() -> 
     result = await arun_tools(FakeLLM([call, "Done."]), USER, [raw_bytes], audit=events.append)
     assert tool_messages(result) == ["\ufffd\ufffdabc"]
     assert [e.kind for e in events if e.tool_name] == [K.TOOL_CALL, K.TOOL_RESULT]
+
+
+# --- secrets in other shapes --------------------------------------------------------------
+
+
+@tool
+def charge(card: str, api_key: int) -> str:
+    """Charge a card with a numeric key."""
+    raise RuntimeError(f"key {api_key} refused")
+
+
+def test_a_numeric_secret_argument_is_hidden_in_every_event() -> None:
+    call = FakeToolCall("charge", {"card": "visa", "api_key": 987654})
+    result, events = audited_run([call, "Failed."], [charge])
+    assert "987654" not in all_text(events)
+    assert tool_messages(result) == ["Error: RuntimeError: key [REDACTED] refused"]
+
+
+def test_a_secret_the_result_escapes_as_json_is_hidden_too() -> None:
+    secret = 'pa"ss\\word\nend'
+    call = FakeToolCall("echo_login", {"user": "ana", "password": secret})
+    result, events = audited_run([call, "Done."], [echo_login])
+    escaped = json.dumps(secret)[1:-1]
+    assert escaped not in tool_messages(result)[0]
+    assert escaped not in all_text(events)
+    assert json.loads(tool_messages(result)[0])["note"] == "you typed [REDACTED]"
+
+
+@tool
+def echo_secret(password: str) -> dict[str, str]:
+    """Echo the password back."""
+    return {"echo": password}
+
+
+@given(secret=st.text(min_size=4, max_size=20))
+def test_any_secret_is_hidden_in_a_json_result_whatever_its_characters(secret: str) -> None:
+    call = FakeToolCall("echo_secret", {"password": secret})
+    result, _ = audited_run([call, "Done."], [echo_secret])
+    assert json.loads(tool_messages(result)[0]) == {"echo": "[REDACTED]"}
+
+
+def test_a_short_secret_is_hidden_under_its_own_name_in_the_events_hooks_get() -> None:
+    call = FakeToolCall("echo_login", {"user": "ana", "password": "abc"})
+    _, events = audited_run([call, "Done."], [echo_login])
+    arguments = [e.arguments for e in events if e.arguments is not None]
+    assert arguments == [{"user": "ana", "password": "[REDACTED]"}]

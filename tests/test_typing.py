@@ -69,6 +69,28 @@ from llmport.testing import LocalGateway
 with LocalGateway() as gateway:
     model: str = gateway.requests[-1].body["model"]
 """,
+    "director": """
+from typing import Any
+
+from llmport.compat.director import BaseLLM, LLMResponse, LLMResponseStatus, get_default_llm
+
+USER = [{"role": "user", "content": "hi"}]
+llm = get_default_llm()
+summary: str = llm.chat_completions(USER).content
+as_json = llm.chat_completions(USER, response_format={"type": "json_object"})
+cut = llm.chat_completions(messages=USER, tools=[], stop=["\\n"])
+
+
+class Mine(BaseLLM):
+    def chat_completions(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        stop: str | list[str] | None = None,
+        response_format: Any = None,
+    ) -> LLMResponse:
+        return LLMResponse(content="x", status=LLMResponseStatus.SUCCESS)
+""",
 }
 
 
@@ -113,6 +135,12 @@ def test_checking_response_error_narrows_it(flagged: dict[str, set[int]]) -> Non
 
 def test_gateway_request_bodies_read_without_a_none_check(flagged: dict[str, set[int]]) -> None:
     assert flagged["gateway"] == set()
+
+
+def test_director_call_forms_type_check_on_the_compat_base(
+    flagged: dict[str, set[int]],
+) -> None:
+    assert flagged["director"] == set()
 
 
 def mypy_strict(*paths: Path) -> subprocess.CompletedProcess[str]:

@@ -116,7 +116,14 @@ def test_installed_wheel_runs_the_readme_demo(installed: Installed, tmp_path: Pa
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert DEMO_DONE in done.stdout
-    assert "== tool call: SUCCESS" in done.stdout
+    titles = [line for line in done.stdout.splitlines() if line.startswith("== step")]
+    assert titles == [
+        "== step 1 of 4: plain completion",
+        "== step 2 of 4: tool call",
+        "== step 3 of 4: retried error (503 twice, then success)",
+        "== step 4 of 4: stream (8 chunks)",
+    ]
+    assert done.stdout.count("status:      SUCCESS") == 4
     assert 'get_weather({"city": "Paris"})' in done.stdout
     assert "over 3 attempt(s)" in done.stdout  # the retried step
 

@@ -1,8 +1,10 @@
-"""Command line: `llmport demo | chat | ping | config | gateway`.
+"""Command line: `llmport demo | chat | ping | config | gateway | profiles`.
 
 `demo` starts the local gateway on 127.0.0.1 and drives the real LiteLLM
 provider through it: no API key and no internet needed. `chat`, `ping` and
 `config` use the configured provider (`DEFAULT_LLM` and friends, or `--llm NAME`).
+Every command first reads `./.env` (variables already set win; see `load_env_file`).
+Only the commands that call litellm import it.
 Exit codes: 0 success, 1 the call failed, 2 bad usage or configuration.
 """
 
@@ -10,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
+from llmport._cli_output import describe_calls, error_line, one_line, print_response, summary
 from llmport.response import LLMResponse
 
 __all__ = ["main"]
@@ -33,6 +38,10 @@ WEATHER_TOOL = {
 }
 
 
+#: Names of the variables this run took from ./.env (for `config`'s sources).
+_from_env_file: set[str] = set()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = _parser()
@@ -43,17 +52,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     from llmport.errors import ConfigurationError
 
     try:
+        _from_env_file.clear()
+        _from_env_file.update(load_env_file(Path(".env")))
         result: int = args.handler(args)
     except ConfigurationError as exc:
-        sys.stderr.write(f"llmport: configuration error: {exc}\n")
+        sys.stderr.write(f"llmport: configuration error: {one_line(str(exc))}\n")
         return 2
     return result
 
 
+def load_env_file(path: Path) -> set[str]:
+    """Copy the variables of a dotenv file into `os.environ`, never replacing one already set.
+
+    Returns the names taken from the file. A missing file is not an error.
+    """
+    if not path.is_file():
+        return set()
+    from dotenv import dotenv_values
+
+    taken = set()
+    for name, value in dotenv_values(path).items():
+        if value is not None and name not in os.environ:
+            os.environ[name] = value
+            taken.add(name)
+    return taken
+
+
+def _version() -> str:
+    from llmport import __version__
+
+    return f"llmport {__version__}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="llmport", description="One small, typed interface to any LLM."
+        prog="llmport",
+        description="One small, typed interface to any LLM. Reads ./.env first "
+        "(variables already set win).",
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo", help="run the end-to-end demo against the embedded local gateway (no keys needed)"
@@ -80,7 +117,58 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
     gateway.add_argument("--api-key", default=None, help="require this bearer key")
     gateway.set_defaults(handler=_gateway)
+    _profiles_parser(commands)
     return parser
+
+
+def _profiles_parser(commands: Any) -> None:
+    profiles = commands.add_parser(
+        "profiles", help="export the profiles file to a LiteLLM proxy or LightEval, or import"
+    )
+    actions = profiles.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = actions.add_parser("export", help="print the profiles in another tool's format")
+    export.add_argument("--format", required=True, choices=["litellm-proxy", "lighteval"])
+    export.add_argument("--config", default=None, help="profiles file (default: LLMPORT_CONFIG)")
+    export.add_argument("--profile", default=None, help="the profile to export (lighteval)")
+    export.set_defaults(handler=_profiles_export)
+    imports = actions.add_parser("import", help="print the profiles file equivalent to FILE")
+    imports.add_argument("--format", required=True, choices=["litellm-proxy"])
+    imports.add_argument("file", help="a LiteLLM proxy config.yaml")
+    imports.set_defaults(handler=_profiles_import)
+
+
+def _profiles_export(args: argparse.Namespace) -> int:
+    from llmport.errors import ConfigurationError
+    from llmport.interop import export_lighteval, export_litellm_proxy, read_profiles
+
+    if args.format == "lighteval" and not args.profile:
+        raise ConfigurationError("--format lighteval exports one profile: pass --profile NAME")
+    profiles = read_profiles(args.config)
+    if args.format == "lighteval":
+        converted = export_lighteval(profiles, args.profile)
+    else:
+        converted = export_litellm_proxy(profiles)
+    return _print_converted(converted)
+
+
+def _profiles_import(args: argparse.Namespace) -> int:
+    from llmport.interop import import_litellm_proxy
+
+    return _print_converted(import_litellm_proxy(args.file))
+
+
+def _print_converted(converted: Any) -> int:
+    # A YAML or TOML file is UTF-8, whatever the terminal's encoding: `> file` must work.
+    stdout = getattr(sys.stdout, "buffer", None)
+    if stdout is None:
+        sys.stdout.write(converted.text)
+    else:
+        sys.stdout.flush()
+        stdout.write(converted.text.encode("utf-8"))
+        stdout.flush()
+    for note in converted.notes:
+        sys.stderr.write(f"llmport: not carried over: {note}\n")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -89,6 +177,7 @@ def _demo(args: argparse.Namespace) -> int:
     from llmport.testing.gateway import LocalGateway
 
     out = sys.stdout
+    failures = 0
     with LocalGateway(api_key=DEMO_KEY) as gateway:
         if not args.json:
             out.write(f"llmport demo: local gateway at {gateway.base_url}\n\n")
@@ -102,33 +191,28 @@ def _demo(args: argparse.Namespace) -> int:
                 retry=RetryPolicy(initial_backoff=0.05, jitter=False),
             )
 
-        steps = [
-            (
-                "plain completion",
-                llm("echo").chat_completions(
-                    [{"role": "user", "content": "Say hello to llmport."}]
-                ),
-            ),
-            (
-                "tool call",
-                llm("tool-call").chat_completions(
-                    [{"role": "user", "content": "What is the weather in Paris?"}],
-                    tools=[WEATHER_TOOL],
-                ),
-            ),
+        hello = [{"role": "user", "content": "Say hello to llmport."}]
+        weather = [{"role": "user", "content": "What is the weather in Paris?"}]
+        # Each step runs when its turn comes, so the output follows the order below.
+        steps: list[tuple[str, Callable[[], LLMResponse]]] = [
+            ("plain completion", lambda: llm("echo").chat_completions(hello)),
+            ("tool call", lambda: llm("tool-call").chat_completions(weather, tools=[WEATHER_TOOL])),
             (
                 "retried error (503 twice, then success)",
-                llm("flaky-2-503").chat_completions([{"role": "user", "content": "Hello?"}]),
+                lambda: llm("flaky-2-503").chat_completions([{"role": "user", "content": "Hi?"}]),
             ),
-            ("stream (8 chunks)", _demo_stream(llm("chunks-8"), out, quiet=args.json)),
+            ("stream (8 chunks)", lambda: _demo_stream(llm("chunks-8"), out, quiet=args.json)),
         ]
-    failures = 0
-    for title, response in steps:
-        failures += 0 if response.ok else 1
-        if args.json:
-            out.write(json.dumps({"step": title, **_summary(response)}) + "\n")
-        else:
-            _print_response(out, title, response)
+        for number, (title, run) in enumerate(steps, start=1):
+            if not args.json:
+                out.write(f"== step {number} of {len(steps)}: {title}\n")
+            response: LLMResponse = run()
+            failures += 0 if response.ok else 1
+            if args.json:
+                out.write(json.dumps({"step": title, **summary(response)}) + "\n")
+            else:
+                print_response(out, response)
+            out.flush()
     if not args.json:
         out.write("demo finished: " + ("all steps succeeded\n" if not failures else "FAILED\n"))
     return 1 if failures else 0
@@ -139,7 +223,7 @@ def _demo_stream(llm: Any, out: TextIO, *, quiet: bool) -> LLMResponse:
 
     with llm.stream([{"role": "user", "content": "Count to eight."}]) as stream:
         if not quiet:
-            out.write("== stream: ")
+            out.write("   streamed:    ")
         for event in stream:
             if isinstance(event, TextDelta) and not quiet:
                 out.write(event.text)
@@ -162,57 +246,56 @@ def _chat(args: argparse.Namespace) -> int:
     llm = _llm(args.llm)
     messages = [{"role": "user", "content": args.prompt}]
     if args.stream and not args.json:
+        printed = False
         with llm.stream(messages) as stream:
             for event in stream:
-                if isinstance(event, TextDelta):
+                if isinstance(event, TextDelta) and event.text:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
-        sys.stdout.write("\n")
+                    printed = True
+        if printed:
+            sys.stdout.write("\n")
         response = stream.response
     else:
         response = llm.chat_completions(messages)
     if args.json:
-        sys.stdout.write(json.dumps(_summary(response)) + "\n")
+        sys.stdout.write(json.dumps(summary(response)) + "\n")
     elif not args.stream:
-        sys.stdout.write((response.content or _describe_calls(response)) + "\n")
+        text = response.content or describe_calls(response)
+        if text:
+            sys.stdout.write(text + "\n")
     if response.error is not None:
-        sys.stderr.write(f"llmport: {response.error.kind.value}: {response.error.message}\n")
+        sys.stderr.write(error_line(response.error, llm.config) + "\n")
         return 1
     return 0
-
-
-def _describe_calls(response: LLMResponse) -> str:
-    return "; ".join(f"{c.name}({json.dumps(c.arguments)})" for c in response.tool_calls)
 
 
 def _ping(args: argparse.Namespace) -> int:
     llm = _llm(args.llm)
     response = llm.chat_completions([{"role": "user", "content": "ping"}], max_tokens=16)
-    summary = {
+    result = {
         "ok": response.ok,
         "provider": llm.provider_name,
         "model": response.model or llm.model,
         "latency_ms": round(response.latency_ms, 1),
         "attempts": response.attempts,
-        "usage": _summary(response)["usage"],
+        "usage": summary(response)["usage"],
         "error_kind": response.error.kind.value if response.error else None,
     }
     if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.write(json.dumps(result) + "\n")
     elif response.ok:
         sys.stdout.write(
-            f"ok: {summary['provider']} {summary['model']} in {summary['latency_ms']} ms, "
-            f"usage {summary['usage']}\n"
+            f"ok: {result['provider']} {result['model']} in {result['latency_ms']} ms, "
+            f"usage {result['usage']}\n"
         )
-    else:
-        assert response.error is not None
-        sys.stdout.write(f"FAILED ({response.error.kind.value}): {response.error.message}\n")
-    return 0 if response.ok else 1
+    if response.error is not None:
+        sys.stderr.write(error_line(response.error, llm.config) + "\n")
+        return 1
+    return 0
 
 
 def _config(args: argparse.Namespace) -> int:
-    import os
-
     from llmport.registry import default_provider_name
 
     name = args.llm or default_provider_name()
@@ -228,9 +311,10 @@ def _config(args: argparse.Namespace) -> int:
             value = dict.fromkeys(value, "****")
         elif hasattr(value, "model_dump"):
             value = value.model_dump(mode="json")
-        source = "environment" if variable in os.environ else "default"
-        if any(variable + "__" in key for key in os.environ):
-            source = "environment"
+        names = {key for key in os.environ if key == variable or key.startswith(variable + "__")}
+        source = "default"
+        if names:
+            source = ".env" if names <= _from_env_file else "environment"
         rows.append({"setting": field_name, "value": value, "source": source, "env": variable})
     if args.json:
         out = {"provider": llm.provider_name, "settings": rows}
@@ -244,55 +328,16 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(response: LLMResponse) -> dict[str, Any]:
-    return {
-        "status": response.status.value,
-        "content": response.content,
-        "tool_calls": [
-            {"id": call.id, "name": call.name, "arguments": call.arguments}
-            for call in response.tool_calls
-        ],
-        "finish_reason": response.finish_reason,
-        "usage": {
-            "prompt_tokens": response.usage.prompt_tokens,
-            "completion_tokens": response.usage.completion_tokens,
-            "total_tokens": response.usage.total_tokens,
-        },
-        "latency_ms": round(response.latency_ms, 1),
-        "attempts": response.attempts,
-        "error": None
-        if response.error is None
-        else {"kind": response.error.kind.value, "message": response.error.message},
-    }
-
-
-def _print_response(out: TextIO, title: str, response: LLMResponse) -> None:
-    summary = _summary(response)
-    out.write(f"== {title}: {summary['status'].upper()}\n")
-    if response.content:
-        out.write(f"   content:     {response.content}\n")
-    for call in summary["tool_calls"]:
-        out.write(
-            f"   tool call:   {call['name']}({json.dumps(call['arguments'])}) id={call['id']}\n"
-        )
-    usage = summary["usage"]
-    out.write(
-        f"   usage:       prompt={usage['prompt_tokens']} completion={usage['completion_tokens']}"
-        f" total={usage['total_tokens']}\n"
-    )
-    out.write(f"   latency:     {summary['latency_ms']} ms over {response.attempts} attempt(s)\n")
-    if response.error is not None:
-        out.write(f"   error:       {response.error.kind.value}: {response.error.message}\n")
-    out.write("\n")
-
-
 def _gateway(args: argparse.Namespace) -> int:
     from llmport.testing.gateway import MODELS, LocalGateway
 
-    gateway = LocalGateway(port=args.port, api_key=args.api_key)
-    sys.stdout.write(f"llmport local gateway on http://127.0.0.1:{args.port}/v1 (Ctrl-C to stop)\n")
-    for name, description in MODELS.items():
-        sys.stdout.write(f"  {name:24} {description}\n")
-    sys.stdout.flush()
-    gateway.serve_forever()
+    gateway = LocalGateway(port=args.port, api_key=args.api_key).start()
+    try:
+        sys.stdout.write(f"llmport local gateway on {gateway.base_url} (Ctrl-C to stop)\n")
+        for name, description in MODELS.items():
+            sys.stdout.write(f"  {name:24} {description}\n")
+        sys.stdout.flush()
+        gateway.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C before serve_forever() took over its handling
+        gateway.stop()
     return 0

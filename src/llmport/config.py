@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,14 +17,18 @@ from pydantic import (
     field_serializer,
     field_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
 from llmport._validation import MAX_TIMEOUT
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
 
-__all__ = ["DEFAULT_RETRY_ON", "BaseLLMConfig", "RetryPolicy"]
+__all__ = ["DEFAULT_RETRY_ON", "BaseLLMConfig", "EnvFile", "RetryPolicy"]
+
+#: A dotenv file to read settings from: a path, or None for none.
+EnvFile = str | os.PathLike[str] | None
 
 #: Header names whose values are credentials: masked in dumps, redacted from output.
 _AUTH_HEADERS = frozenset(
@@ -91,7 +97,8 @@ class BaseLLMConfig(BaseSettings):
     Precedence, highest first: an explicit argument (`LiteLLM(temperature=0)` or
     `get_llm("litellm", temperature=0)`), then the environment variable named by the
     provider's prefix plus the field name in capitals (`LITELLM_TEMPERATURE`), then the
-    default below. Nested retry settings use a double underscore
+    same variable in a dotenv file when one is passed (`load(env_file=".env")`; never by
+    default), then the default below. Nested retry settings use a double underscore
     (`LITELLM_RETRY__MAX_ATTEMPTS=5`); `extra_params` and `extra_headers` take JSON.
 
     `timeout` bounds connecting and each wait for data, not the call. `total_timeout`
@@ -108,6 +115,9 @@ class BaseLLMConfig(BaseSettings):
         extra="forbid",
         validate_default=True,
         frozen=True,
+        # Fields such as `model_list` are settings, not pydantic API: protect only the
+        # names pydantic and pydantic-settings define (pydantic < 2.10 warned otherwise).
+        protected_namespaces=("model_validate", "model_dump", "settings_customise_sources"),
     )
 
     chat_model: str = ""
@@ -151,8 +161,28 @@ class BaseLLMConfig(BaseSettings):
         return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
     @classmethod
-    def load(cls, **overrides: Any) -> Self:
-        """Build from arguments and the environment; errors name the variable to fix.
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then a dotenv file (its own keys only)."""
+        return (
+            init_settings,
+            env_settings,
+            _OwnKeysOnly(settings_cls, dotenv_settings),
+            file_secret_settings,
+        )
+
+    @classmethod
+    def load(cls, *, env_file: EnvFile = None, **overrides: Any) -> Self:
+        """Build from arguments, the environment and, if given, a dotenv file.
+
+        Errors name the variable to fix. Variables already in the environment win over
+        the file's; keys of the file that are not this config's settings are ignored.
 
         Raises:
             ConfigurationError: a value is invalid or a required setting is missing.
@@ -165,7 +195,9 @@ class BaseLLMConfig(BaseSettings):
                 "Pass provider-specific parameters in extra_params={...}."
             )
         try:
-            config = cls(**overrides)
+            # `_env_file` is a pydantic-settings argument, not a field (hidden from mypy).
+            sources: dict[str, Any] = {"_env_file": env_file} if env_file else {}
+            config = cls(**overrides, **sources)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc'])} ({cls.env_name(str(err['loc'][0]))}): "
@@ -205,3 +237,32 @@ def header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
             if token and scheme.isalpha():
                 secrets.append(token.strip())
     return tuple(s for s in secrets if len(s) >= 6)
+
+
+class _OwnKeysOnly(PydanticBaseSettingsSource):
+    """A dotenv source that drops the file's other keys.
+
+    A `.env` file is shared with other tools (`OPENAI_API_KEY`, `LITELLM_LOG`, ...);
+    with `extra="forbid"` pydantic-settings would reject each of them.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], source: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._source = source
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` returns the wrapped source's values directly."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        known: set[str] = set()
+        for name, field in self.settings_cls.model_fields.items():
+            known.add(name)
+            if field.alias:
+                known.add(field.alias)
+            if isinstance(field.validation_alias, str):
+                known.add(field.validation_alias)
+            elif isinstance(field.validation_alias, AliasChoices):
+                known.update(c for c in field.validation_alias.choices if isinstance(c, str))
+        known |= {name.lower() for name in known}
+        return {key: value for key, value in self._source().items() if key in known}

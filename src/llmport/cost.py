@@ -1,8 +1,8 @@
 """Prices per token and the USD cost of a call.
 
 Prices come from the price map litellm ships inside its package
-(`model_prices_and_context_window_backup.json`). The file is found with
-`importlib.util.find_spec`, so litellm is never imported for it, and it is read
+(`model_prices_and_context_window_backup.json`). The file is found on `sys.path`
+(`importlib.machinery.PathFinder`), so litellm is never imported for it, and it is read
 once, on the first lookup; nothing here touches the network. The config settings
 `input_cost_per_token`, `output_cost_per_token` and `cached_input_cost_per_token`
 override the map field by field, or price a model it lacks.
@@ -16,7 +16,7 @@ A cost is None when the price or the usage is unknown: it is never guessed as 0.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import importlib.machinery
 import json
 import logging
 import threading
@@ -73,7 +73,9 @@ _table_lock = threading.Lock()
 
 
 def _price_file() -> Path | None:
-    spec = importlib.util.find_spec("litellm")
+    # The path finder looks at the installed package, never at sys.modules: a test's fake
+    # `litellm` there (no __spec__, or a MagicMock's) must not hide the file or raise.
+    spec = importlib.machinery.PathFinder.find_spec("litellm")
     for folder in (spec.submodule_search_locations or ()) if spec else ():
         path = Path(folder) / PRICE_FILE
         if path.is_file():

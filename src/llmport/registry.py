@@ -13,6 +13,11 @@ How `get_default_llm()` chooses, first match wins:
 4. `OPENAI_COMPATIBLE_BASE_URL` is set: `openai_compatible` (when registered).
 5. Otherwise a `ConfigurationError` says what to set.
 
+Neither reads a `.env` file unless asked: `get_default_llm(env_file=".env")` and
+`get_llm(name, env_file=".env")` read the provider's settings and the variables above
+from the file, below the environment (a variable already set wins). The `llmport`
+command line reads `./.env` itself.
+
 `get_llm(name)` looks `name` up among the active profiles first, then among providers.
 Instances are cached per provider class and effective config (environment values and
 the API key included; the key is compared by its SHA-256 digest, never stored in the
@@ -22,25 +27,24 @@ empties the cache.
 
 from __future__ import annotations
 
-import difflib
-import enum
-import hashlib
-import importlib
-import json
 import os
-import sys
-import threading
-from collections.abc import Callable, Hashable, Mapping
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, SecretStr
-
+from llmport import _provider_table as table
+from llmport._provider_table import (
+    available_providers,
+    build_provider,
+    cached,
+    config_fingerprint,
+    forget_instances,
+    register_provider,
+)
 from llmport.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from llmport.base import BaseLLM
-    from llmport.config import BaseLLMConfig
+    from llmport.config import EnvFile
 
 __all__ = [
     "available_providers",
@@ -53,71 +57,13 @@ __all__ = [
     "reset",
 ]
 
-_T = TypeVar("_T")
 
-ENTRY_POINT_GROUP = "llmport.providers"
-
-#: Registered name -> provider class, or "module:attribute" not imported yet.
-_providers: dict[str, type[BaseLLM] | str] = {
-    "litellm": "llmport.providers.litellm:LiteLLM",
-    "openai_compatible": "llmport.providers.openai_compatible:OpenAICompatible",
-    "litellm_router": "llmport.providers.litellm_router:LiteLLMRouter",
-    "fake": "llmport.testing.fake:FakeLLM",
-}
-#: Env var that, when set, selects the provider if DEFAULT_LLM is unset (in this order).
-_DETECTION = (
-    ("LITELLM_CHAT_MODEL", "litellm"),
-    ("OPENAI_COMPATIBLE_BASE_URL", "openai_compatible"),
-)
-_lock = threading.Lock()
-_entry_points_loaded = False
-#: Cache key -> instance; see `cached()`. Re-entrant: building a group builds its members.
-_instances: dict[Hashable, Any] = {}
-_instances_lock = threading.RLock()
-
-
-def register_provider(name: str, provider: type[BaseLLM] | str, *, replace: bool = False) -> None:
-    """Make `provider` available as `get_llm(name)` and `DEFAULT_LLM=name`.
-
-    `provider` is a `BaseLLM` subclass or a lazy `"module:Class"` path. Registering the
-    same class again under the same name (say at import and through an entry point) is
-    a no-op.
-
-    Raises:
-        ConfigurationError: the name is taken by another provider (pass `replace=True`),
-            or the class is not a BaseLLM.
-    """
-    from llmport.base import BaseLLM
-
-    key = _normalise(name)
-    if not key:
-        raise ConfigurationError("provider name must be a non-empty string")
-    if not isinstance(provider, str) and not (
-        isinstance(provider, type) and issubclass(provider, BaseLLM)
-    ):
-        raise ConfigurationError(f"provider {name!r} must be a BaseLLM subclass, got {provider!r}")
-    with _lock:
-        existing = _providers.get(key)
-        if existing is not None and not replace and not _same_provider(existing, provider):
-            raise ConfigurationError(
-                f"provider {key!r} is already registered as {_path(existing)}; "
-                "pass replace=True to override it"
-            )
-        if existing is None or replace or not isinstance(provider, str):
-            _providers[key] = provider
-
-
-def available_providers() -> list[str]:
-    """Sorted names of every registered provider, entry points included."""
-    _load_entry_points()
-    return sorted(_providers)
-
-
-def get_llm(name: str, **settings: Any) -> BaseLLM:
+def get_llm(name: str, *, env_file: EnvFile = None, **settings: Any) -> BaseLLM:
     """The LLM named `name`: an active profile, else a registered provider.
 
-    `settings` beat the profile's values and environment variables. Calls with the same
-    name and effective settings return the same (cached) instance.
+    `settings` beat the profile's values and environment variables, which beat the
+    `env_file` (a dotenv path; none by default; profiles do not read it). Calls with the
+    same name and effective settings return the same (cached) instance.
 
     Raises:
         ConfigurationError: unknown name (with the known ones and a close match) or bad settings.
@@ -127,21 +73,24 @@ def get_llm(name: str, **settings: Any) -> BaseLLM:
     profiles = active_profiles()
     if profiles is not None and name in profiles:
         return profiles.build(name, **settings)
-    return build_provider(name, settings)
+    return build_provider(name, settings, env_file=env_file)
 
 
-def get_default_llm(**settings: Any) -> BaseLLM:
+def get_default_llm(*, env_file: EnvFile = None, **settings: Any) -> BaseLLM:
     """Build the LLM chosen by the environment (see the module docstring for the rule).
+
+    With `env_file`, a dotenv file's variables count too, below the environment's.
 
     Raises:
         ConfigurationError: nothing is configured, or `DEFAULT_LLM` names an unknown provider.
     """
-    return get_llm(default_provider_name(), **settings)
+    return get_llm(default_provider_name(env_file=env_file), env_file=env_file, **settings)
 
 
-def default_provider_name() -> str:
+def default_provider_name(*, env_file: EnvFile = None) -> str:
     """The profile or provider name `get_default_llm()` would use."""
-    explicit = os.environ.get("DEFAULT_LLM", "").strip()
+    environ = _environment(env_file)
+    explicit = environ.get("DEFAULT_LLM", "").strip()
     if explicit:
         return explicit
     from llmport.profiles import active_profiles
@@ -149,46 +98,14 @@ def default_provider_name() -> str:
     profiles = active_profiles()
     if profiles is not None and profiles.default:
         return profiles.default
-    for variable, name in _DETECTION:
-        if os.environ.get(variable, "").strip() and _normalise(name) in _providers:
+    for variable, name in table._DETECTION:
+        if environ.get(variable, "").strip() and table._normalise(name) in table._providers:
             return name
     raise ConfigurationError(
         "no LLM is configured: set DEFAULT_LLM to a provider name "
         f"({', '.join(available_providers())}) and its settings, e.g. DEFAULT_LLM=litellm "
         "with LITELLM_CHAT_MODEL=openai/gpt-4o-mini; DEFAULT_LLM=fake needs no keys"
     )
-
-
-def build_provider(name: str, settings: Mapping[str, Any]) -> BaseLLM:
-    """The provider registered as `name` with `settings`, from the cache when possible.
-
-    Settings that are not config fields (such as `hooks` or FakeLLM's `script`) make a
-    new instance that is not cached: they cannot be compared safely.
-    """
-    provider = _resolve(name)
-    if not set(settings) <= set(provider.config_class.model_fields):
-        return provider(**settings)
-    # Loading a config costs ~1 ms; the same arguments and environment give the same config.
-    quick = _quick_key(provider, settings)
-    with _instances_lock:
-        instance: BaseLLM | None = _instances.get(quick) if quick else None
-    if instance is not None:
-        return instance
-    config = provider.config_class.load(**settings)
-    instance = cached((provider, config_fingerprint(config)), lambda: provider(config=config))
-    if quick is not None:
-        with _instances_lock:
-            _instances.setdefault(quick, instance)
-    return instance
-
-
-def cached(key: Hashable, build: Callable[[], _T]) -> _T:
-    """The instance cached under `key`, built once with `build()` (thread-safe)."""
-    with _instances_lock:
-        instance = _instances.get(key)
-        if instance is None:
-            instance = _instances[key] = build()
-        return instance
 
 
 def reset() -> None:
@@ -198,123 +115,15 @@ def reset() -> None:
     """
     from llmport.profiles import forget_profiles
 
-    with _instances_lock:
-        _instances.clear()
+    forget_instances()
     forget_profiles()
 
 
-def config_fingerprint(config: BaseLLMConfig) -> str:
-    """A digest of every effective setting; secrets enter it only as their own digests."""
-    fields = {name: _canonical(getattr(config, name)) for name in type(config).model_fields}
-    # Header values may be credentials (Authorization, api-key): keep only their digests.
-    fields["extra_headers"] = {k: _digest(v) for k, v in config.extra_headers.items()}
-    encoded = json.dumps([type(config).__qualname__, fields], sort_keys=True, default=repr)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+def _environment(env_file: EnvFile) -> Mapping[str, str]:
+    """`os.environ`, over the variables of `env_file` when one is given."""
+    if not env_file:
+        return os.environ
+    from dotenv import dotenv_values
 
-
-def _canonical(value: Any) -> Any:
-    """A JSON-able, order-independent form of a setting value."""
-    if isinstance(value, SecretStr):
-        return {"sha256": _digest(value.get_secret_value())}
-    if isinstance(value, BaseModel):
-        return {name: _canonical(getattr(value, name)) for name in type(value).model_fields}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted((_canonical(v) for v in value), key=repr)
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
-    if isinstance(value, str) or value is None or isinstance(value, (int, float, bool)):
-        return value
-    return repr(value)
-
-
-def _quick_key(provider: type[BaseLLM], settings: Mapping[str, Any]) -> Hashable | None:
-    """A digest of the arguments and the provider's env variables, or None when the
-    config class may read other sources (no env prefix, or a dotenv file)."""
-    model_config = provider.config_class.model_config
-    prefix = str(model_config.get("env_prefix") or "").upper()
-    if not prefix or model_config.get("env_file"):
-        return None
-    environment = sorted(
-        (k.upper(), v) for k, v in os.environ.items() if k.upper().startswith(prefix)
-    )
-    encoded = json.dumps([_canonical(dict(settings)), environment], sort_keys=True, default=repr)
-    return ("arguments", provider, _digest(encoded))
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _resolve(name: str) -> type[BaseLLM]:
-    key = _normalise(name)
-    if key not in _providers:
-        _load_entry_points()
-    target = _providers.get(key)
-    if target is None:
-        known = available_providers()
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigurationError(
-            f"unknown LLM provider {name!r}.{hint} Known providers: {', '.join(known)}."
-        )
-    if isinstance(target, str):
-        target = _import_provider(key, target)
-    return target
-
-
-def _import_provider(key: str, path: str) -> type[BaseLLM]:
-    from llmport.base import BaseLLM
-
-    module_name, _, attribute = path.partition(":")
-    try:
-        provider = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(
-            f"provider {key!r} could not be loaded from {path!r}: {exc}"
-        ) from exc
-    if not (isinstance(provider, type) and issubclass(provider, BaseLLM)):
-        raise ConfigurationError(f"provider {key!r} at {path!r} is not a BaseLLM subclass")
-    with _lock:
-        _providers[key] = provider
-    return provider
-
-
-def _path(provider: type[BaseLLM] | str) -> str:
-    """`"module:Class"` for a provider class or path."""
-    if isinstance(provider, str):
-        return provider
-    return f"{provider.__module__}:{provider.__qualname__}"
-
-
-def _same_provider(a: type[BaseLLM] | str, b: type[BaseLLM] | str) -> bool:
-    """Whether two registrations name one class: the class, or a path that leads to it.
-
-    A path is followed only through modules already imported: the case that matters is
-    a module that registers its own class at import while an entry point names it.
-    """
-    if a is b or _path(a) == _path(b):
-        return True
-    path, cls = (a, b) if isinstance(a, str) else (b, a)
-    if not isinstance(path, str) or isinstance(cls, str):
-        return False
-    module_name, _, attribute = path.partition(":")
-    return getattr(sys.modules.get(module_name), attribute, None) is cls
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        key = _normalise(entry_point.name)
-        with _lock:
-            _providers.setdefault(key, entry_point.value)
-    _entry_points_loaded = True
-
-
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("-", "_") if isinstance(name, str) else ""
+    from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return {**from_file, **os.environ}

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic
+from typing import Any, Generic
 
 from typing_extensions import TypeVar
 
-if TYPE_CHECKING:
-    from llmport.errors import ErrorKind
+from llmport.exceptions import ErrorKind, error_from_llm_error
 
 __all__ = ["LLMError", "LLMResponse", "LLMResponseStatus", "ToolCall", "Usage"]
 
@@ -158,8 +157,6 @@ class LLMResponse(Generic[ParsedT]):
             if self.error is not None:
                 raise ValueError("a SUCCESS response carries no error; use status=ERROR")
         elif self.error is None:
-            from llmport.errors import ErrorKind
-
             unknown = LLMError(kind=ErrorKind.BAD_RESPONSE, message="bad_response: unknown error")
             object.__setattr__(self, "error", unknown)
 
@@ -188,8 +185,6 @@ class LLMResponse(Generic[ParsedT]):
     def raise_for_status(self) -> LLMResponse[ParsedT]:
         """Raise the typed `ProviderError` for an ERROR response; return self otherwise."""
         if self.error is not None:
-            from llmport.errors import error_from_llm_error
-
             raise error_from_llm_error(self.error)
         return self
 

@@ -40,7 +40,7 @@ ResponseFormat: TypeAlias = type[OutputT] | Mapping[str, Any] | None
 
 def is_output_type(value: Any) -> bool:
     """True when `value` is a pydantic model class to validate answers against."""
-    return isinstance(value, type) and issubclass(value, BaseModel)
+    return isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel
 
 
 def response_format_for(output_type: type[BaseModel]) -> dict[str, Any]:
@@ -87,34 +87,94 @@ def _schema_name(output_type: type[BaseModel]) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", output_type.__name__)[:64] or "output"
 
 
-_FENCED = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
+#: A fence on a line of its own: three or more backticks or tildes, then an info string.
+_OPENING = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+#: A fenced block written on one line: ```json {...}```.
+_INLINE = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
 def _strip_code_fence(text: str) -> str:
-    """The JSON inside the first fenced block (```json, ```JSON, bare ```), even after prose.
+    """The JSON an answer holds: the answer itself when it starts like JSON, else the first
+    fenced block that does (```json, ~~~, any info string, after prose), else the first block.
 
-    Text that already starts like JSON is taken as it is, so a fence inside a string
-    value of an unfenced answer is left alone.
+    Text that already starts like JSON is taken as it is (so a fence inside a string
+    value of an unfenced answer is left alone), unless it is not JSON and holds a
+    fenced block: prose such as "[Note] ..." may start with a bracket.
     """
-    stripped = text.strip()
-    if stripped.startswith(("{", "[")):
-        return stripped
-    match = _FENCED.search(stripped)
+    stripped = text.lstrip("\ufeff").strip()
+    blocks = [block.strip() for block in _fenced_blocks(stripped)]
+    if stripped.startswith(("{", "[")) and (not blocks or _is_json(stripped)):
+        return stripped  # prose such as "[Note] ..." followed by a block is not JSON
+    for block in blocks:
+        if block.startswith(("{", "[")):
+            return block
+    if blocks:
+        return blocks[0]
+    match = _INLINE.search(stripped)
     return match.group(1).strip() if match else stripped
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fenced_blocks(text: str) -> list[str]:
+    """The contents of the Markdown fenced blocks of `text`, in order.
+
+    A block closes at a line holding only a fence of the same character, at least as
+    long as the one that opened it; an unclosed block runs to the end.
+    """
+    lines = text.replace("\r\n", "\n").split("\n")
+    blocks: list[str] = []
+    index = 0
+    while index < len(lines):
+        opening = _OPENING.match(lines[index])
+        index += 1
+        if opening is None or "`" in opening["info"]:  # ``` x ``` on one line is inline code
+            continue
+        fence = opening["fence"]
+        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        end = next((i for i in range(index, len(lines)) if closing.match(lines[i])), len(lines))
+        blocks.append("\n".join(lines[index:end]))
+        index = end + 1
+    return blocks
+
+
 def check_response_format(response_format: Any) -> None:
-    """Refuse a `response_format` that is neither a pydantic model class nor a dict.
+    """Refuse a `response_format` that is neither a pydantic model class nor a format dict.
+
+    A dict needs a string `type` (other keys are the provider's business), and a
+    `json_schema` one its `json_schema` object.
 
     Raises:
-        ValueError: e.g. `response_format=dict`, a dataclass, or a string.
+        ValueError: e.g. `response_format=dict`, `BaseModel` itself, a dataclass, a
+            string, `{}`, or `{"type": "json_schema"}` without its schema.
     """
     if response_format is None or is_output_type(response_format):
         return
     if isinstance(response_format, Mapping):
+        _check_format_dict(response_format)
         return
     shown = response_format.__name__ if isinstance(response_format, type) else repr(response_format)
     raise ValueError(
         f"response_format must be a pydantic model class or a response-format dict such as "
         f'{{"type": "json_object"}}, got {shown[:80]}'
     )
+
+
+def _check_format_dict(response_format: Mapping[str, Any]) -> None:
+    kind = response_format.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(
+            'a response_format dict needs a "type" such as "json_object" or "json_schema", '
+            f"got {dict(response_format)!r:.80}"
+        )
+    if kind == "json_schema" and not isinstance(response_format.get("json_schema"), Mapping):
+        raise ValueError(
+            'a response_format of type "json_schema" needs a "json_schema" object '
+            '({"name": ..., "schema": {...}}); or pass a pydantic model class instead'
+        )

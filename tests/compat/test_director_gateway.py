@@ -11,9 +11,12 @@ and, once the last message is a tool result, answers "The tool said: <result>".
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -160,3 +163,22 @@ def test_the_same_loop_runs_on_the_videodb_proxy(gateway: LocalGateway) -> None:
     run = reason(VideoDBProxy(config), "What is the weather?", {"weather": weather})
     assert run.answer == "The tool said: Sunny in Paris, 21 C"
     assert run.finish_reasons == ["tool_calls", "stop"]
+
+
+def test_after_a_test_pops_its_fake_litellm_the_real_one_answers_again(
+    gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Director's tests install a fake with sys.modules[...] = fake and pop it afterwards,
+    # removing the real module too; the same instance must then import litellm again.
+    llm = director_litellm(gateway, "fixed")
+    assert llm.chat_completions([{"role": "user", "content": "hi"}]).status
+    monkeypatch.setitem(sys.modules, "litellm", sys.modules["litellm"])  # restored afterwards
+    fake = types.ModuleType("litellm")
+    fake.completion = mock.MagicMock(side_effect=RuntimeError("fake"))  # type: ignore[attr-defined]
+    sys.modules["litellm"] = fake
+    assert (
+        llm.chat_completions([{"role": "user", "content": "hi"}]).content == "Error: server: fake"
+    )
+    sys.modules.pop("litellm")
+    again = llm.chat_completions([{"role": "user", "content": "hi"}])
+    assert again.content == "Hello from the llmport local gateway."

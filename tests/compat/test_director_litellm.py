@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 import types
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from unittest import mock
 
@@ -58,6 +60,46 @@ def test_a_fake_swapped_in_mid_test_answers_the_next_call(
     monkeypatch.setitem(sys.modules, "litellm", second)
     assert llm.chat_completions(USER).content == "from the second fake"
     assert fake_litellm.completion.call_count == 1
+
+
+def test_a_fake_installed_before_the_first_call_of_a_fresh_process_answers() -> None:
+    # An app's test module run alone: nothing has read litellm's files before the fake.
+    code = (
+        "import sys, types; from unittest import mock; "
+        "fake = types.ModuleType('litellm'); "
+        "fake.completion = mock.MagicMock(return_value={'choices': "
+        "[{'message': {'content': 'from the fake'}, 'finish_reason': 'stop'}]}); "
+        "sys.modules['litellm'] = fake; "
+        "from llmport.compat.director import LiteLLM; "
+        "print(LiteLLM().chat_completions([{'role': 'user', 'content': 'hi'}]).content)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (result.stdout.strip(), result.returncode) == ("from the fake", 0), result.stderr
+
+
+def test_calls_from_a_thread_pool_each_get_their_own_answer(fake_litellm: Any) -> None:
+    # Director's prompt_clip agent submits llm.chat_completions to a ThreadPoolExecutor.
+    def echo(**kwargs: Any) -> dict[str, Any]:
+        text = kwargs["messages"][0]["content"]
+        return {"choices": [{"message": {"content": text}, "finish_reason": "stop"}]}
+
+    fake_litellm.completion.side_effect = echo
+    llm = make_llm()
+    prompts = [f"prompt {n}" for n in range(32)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(
+            pool.map(
+                lambda p: (
+                    llm.chat_completions(
+                        [{"role": "user", "content": p}], response_format={"type": "json_object"}
+                    ).content
+                ),
+                prompts,
+            )
+        )
+    assert answers == prompts
 
 
 # --- what reaches litellm.completion -------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
 
 import llmport
 from llmport import ErrorKind, LLMError, Usage
@@ -25,6 +26,7 @@ from llmport.compat.director import (
     GoogleAI,
     GoogleAIConfig,
     LiteLLM,
+    LiteLLMConfig,
     LLMResponse,
     LLMResponseStatus,
     LLMType,
@@ -96,7 +98,9 @@ def test_response_is_a_mutable_pydantic_model_like_directors() -> None:
 
 def test_base_llm_needs_only_chat_completions() -> None:
     class Echo(BaseLLM):
-        def chat_completions(self, messages: Any, tools: Any = None) -> LLMResponse:
+        def chat_completions(
+            self, messages: Any, tools: Any = None, stop: Any = None, response_format: Any = None
+        ) -> LLMResponse:
             return LLMResponse(content=messages[-1]["content"], status=True)
 
     llm = Echo(BaseLLMConfig(chat_model="echo", api_key="k", temperature=0.3))
@@ -191,9 +195,55 @@ def test_default_api_bases_are_directors(monkeypatch: pytest.MonkeyPatch) -> Non
     assert VideoDBProxyConfig(api_key="k").api_base == "http://127.0.0.1:9000"
 
 
+@pytest.mark.parametrize("base_url", ["api.videodb.io", "ftp://api.videodb.io"])
+def test_a_videodb_base_url_without_http_names_video_db_base_url(
+    monkeypatch: pytest.MonkeyPatch, base_url: str
+) -> None:
+    monkeypatch.setenv("VIDEO_DB_API_KEY", "k")
+    monkeypatch.setenv("VIDEO_DB_BASE_URL", base_url)
+    with pytest.raises(llmport.ConfigurationError) as raised:
+        VideoDBProxy()
+    assert "VIDEO_DB_BASE_URL" in str(raised.value)
+    assert "OPENAI_COMPATIBLE" not in str(raised.value)
+
+
 def test_empty_chat_model_is_a_configuration_error_naming_the_variable() -> None:
     with pytest.raises(llmport.ConfigurationError, match="OPENAI_CHAT_MODEL"):
         OpenAI(OpenaiConfig(api_key="k", chat_model=""))
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("temperature", 3.0), ("top_p", 2.0), ("max_tokens", 0), ("timeout", 0)],
+)
+def test_a_setting_llmport_rejects_fails_at_construction_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: float
+) -> None:
+    monkeypatch.setenv(f"LITELLM_{setting.upper()}", str(value))
+    with pytest.raises(llmport.ConfigurationError, match=f"LITELLM_{setting.upper()}"):
+        LiteLLM()
+
+
+def test_a_config_with_directors_enum_prefix_names_the_plain_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Director's configs write env_prefix=EnvPrefix.OPENAI_ (the member, not its value).
+    class AppConfig(LiteLLMConfig):
+        model_config = SettingsConfigDict(env_prefix=EnvPrefix.OPENAI_, extra="ignore")
+
+    class AppLLM(LiteLLM):
+        config_class = AppConfig
+
+    monkeypatch.setenv("OPENAI_TEMPERATURE", "5")
+    with pytest.raises(llmport.ConfigurationError) as raised:
+        AppLLM()
+    assert "set OPENAI_TEMPERATURE or" in str(raised.value)
+
+
+def test_a_sampling_setting_a_provider_does_not_send_is_not_checked() -> None:
+    # AnthropicAI sends max_tokens only, as Director's does.
+    llm = AnthropicAI(AnthropicAIConfig(api_key="sk-a", temperature=3.0))
+    assert llm.temperature == 3.0
 
 
 # --- providers: the litellm model string and what is sent ----------------------------------

@@ -53,7 +53,7 @@ def test_plain_completion(gateway: LocalGateway) -> None:
 
 
 def test_tool_call_works_on_a_plain_install(gateway: LocalGateway) -> None:
-    """litellm >= 1.80 imports `mcp` for every tools= call; llmport depends on litellm[mcp]."""
+    """litellm imports `mcp` for tools= calls; llmport depends on litellm[mcp]>=1.101."""
     response = make(gateway, "tool-call").chat_completions(USER, tools=WEATHER)
     assert response.status is LLMResponseStatus.SUCCESS, response.error
     assert response.finish_reason == "tool_calls"

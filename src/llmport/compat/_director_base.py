@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from llmport.errors import ErrorKind
-from llmport.response import LLMError, Usage
+from llmport.response import LLMError, ToolCall, Usage
 from llmport.response import LLMResponse as NativeResponse
 
 __all__ = [
@@ -57,7 +57,9 @@ class LLMResponse(BaseModel):
     """Director's response model, plus llmport's typed `error` and `usage`.
 
     `tool_calls` are dicts in Director's shape:
-    `{"id": ..., "tool": {"name": ..., "arguments": {...}}, "type": "function"}`.
+    `{"id": ..., "tool": {"name": ..., "arguments": {...}}, "type": "function"}`; when
+    the model's arguments did not parse, `arguments` is `{}` and `tool` also holds
+    `raw_arguments` (the text) and `arguments_error` (why).
     On failure `content` is `"Error: <redacted message>"`, the status is ERROR and the
     token counts are 0; `error` says what went wrong as an `LLMError`. Token counts are 0
     when unknown; `usage` keeps them as None instead.
@@ -83,14 +85,7 @@ class LLMResponse(BaseModel):
             return cls(content=f"Error: {message}", error=response.error, usage=response.usage)
         return cls(
             content=response.content,
-            tool_calls=[
-                {
-                    "id": call.id,
-                    "tool": {"name": call.name, "arguments": call.arguments},
-                    "type": "function",
-                }
-                for call in response.tool_calls
-            ],
+            tool_calls=[_director_tool_call(call) for call in response.tool_calls],
             send_tokens=response.send_tokens,
             recv_tokens=response.recv_tokens,
             total_tokens=response.total_tokens,
@@ -98,6 +93,15 @@ class LLMResponse(BaseModel):
             status=LLMResponseStatus.SUCCESS,
             usage=response.usage,
         )
+
+
+def _director_tool_call(call: ToolCall) -> dict[str, Any]:
+    """`call` in Director's shape; unparseable arguments also keep their text and reason."""
+    tool: dict[str, Any] = {"name": call.name, "arguments": call.arguments}
+    if call.arguments_error:
+        tool["raw_arguments"] = call.raw_arguments
+        tool["arguments_error"] = call.arguments_error
+    return {"id": call.id, "tool": tool, "type": "function"}
 
 
 # `LLMError.kind` is annotated with a name only its module's type checker sees.
@@ -143,6 +147,15 @@ class BaseLLM(abc.ABC):
 
     @abc.abstractmethod
     def chat_completions(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        stop: str | list[str] | None = None,
+        response_format: Any = None,
     ) -> LLMResponse:
-        """Send a chat completion and return Director's `LLMResponse`."""
+        """Send a chat completion and return Director's `LLMResponse`.
+
+        The signature is that of Director's providers, so the call forms its agents
+        use (`chat_completions([message])`, `response_format=...`, `stop=...`)
+        type-check on whatever `get_default_llm()` returns.
+        """

@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from llmport._validation import check_tools
+from llmport._validation import check_messages, check_sampling, check_tools, positive_number
 from llmport.base import BaseLLM as NativeLLM
 from llmport.base import ChatRequest
 from llmport.compat._director_base import BaseLLM, BaseLLMConfig, LLMResponse
@@ -95,13 +95,32 @@ class LLMPortBacked(BaseLLM):
         """
         super().__init__(config if config is not None else self.config_class())
         if not self.chat_model:
-            variable = f"{self.config.model_config.get('env_prefix', '')}CHAT_MODEL"
             raise ConfigurationError(
-                f"{type(self).__name__} has no chat_model: set {variable} or pass chat_model=..."
+                f"{type(self).__name__} has no chat_model: {self._how_to_set('chat_model')}"
             )
         self._engine_key: tuple[str, str] | None = None
         self._engine: NativeLLM | None = None
-        self._current_engine()  # settings llmport rejects fail here, not on the first call
+        # Settings llmport rejects fail here, not on every call.
+        self._current_engine()
+        self._check_sent_settings()
+
+    def _how_to_set(self, name: str) -> str:
+        prefix = plain_text(self.config.model_config.get("env_prefix", ""))
+        return f"set {prefix}{name.upper()} or pass {name}=..."
+
+    def _check_sent_settings(self) -> None:
+        """The sampling settings and timeout sent on every call, checked once."""
+        for name in (*self.forwarded, "timeout"):
+            value = getattr(self, name)
+            try:
+                if name == "timeout":
+                    positive_number(name, value)
+                else:
+                    check_sampling(name, value)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"{type(self).__name__}: {exc}; {self._how_to_set(name)}"
+                ) from None
 
     def _model(self) -> str:
         """The model string llmport's provider is called with."""
@@ -127,16 +146,31 @@ class LLMPortBacked(BaseLLM):
     def _format_messages(self, messages: Sequence[Any]) -> list[dict[str, Any]]:
         """Messages for the backend: Director-shaped assistant tool calls become OpenAI's.
 
-        `{"id", "tool": {"name", "arguments"}, "type"}` becomes `{"id", "type",
-        "function": {"name", "arguments": "<JSON>"}}`; every other message, tool results
+        `{"id", "tool": {"name", "arguments"}, "type"}` becomes `{"id", "type":
+        "function", "function": {"name", "arguments": "<JSON>"}}` (arguments that did
+        not parse go back as the model's own text); every other message, tool results
         included, passes through unchanged.
+
+        Raises:
+            ValueError: `messages` is not a list, a message's `tool_calls` is not a list,
+                a tool call has neither shape, or its arguments are not JSON-able.
         """
+        if isinstance(messages, (str, bytes)) or not isinstance(messages, Iterable):
+            check_messages(messages)  # raises, saying what messages must be
         formatted: list[dict[str, Any]] = []
         for index, message in enumerate(messages):
             if not isinstance(message, Mapping):
                 formatted.append(message)  # llmport's message check says what is wrong
             elif message.get("role") == "assistant" and message.get("tool_calls"):
-                calls = [_openai_tool_call(index, call) for call in message["tool_calls"]]
+                if not isinstance(message["tool_calls"], (list, tuple)):
+                    raise ValueError(
+                        f"messages[{index}].tool_calls must be a list, "
+                        f"got {type(message['tool_calls']).__name__}"
+                    )
+                calls = [
+                    _openai_tool_call(index, position, call)
+                    for position, call in enumerate(message["tool_calls"])
+                ]
                 formatted.append(
                     {"role": "assistant", "content": message.get("content"), "tool_calls": calls}
                 )
@@ -186,7 +220,7 @@ class LLMPortBacked(BaseLLM):
         return result
 
 
-def _openai_tool_call(index: int, call: Any) -> dict[str, Any]:
+def _openai_tool_call(index: int, position: int, call: Any) -> dict[str, Any]:
     if isinstance(call, Mapping) and "function" in call:
         return dict(call)  # already in the OpenAI shape
     tool = call.get("tool") if isinstance(call, Mapping) else None
@@ -195,15 +229,33 @@ def _openai_tool_call(index: int, call: Any) -> dict[str, Any]:
             f"messages[{index}].tool_calls must look like "
             "{'id': ..., 'tool': {'name': ..., 'arguments': {...}}, 'type': 'function'}"
         )
-    arguments = tool.get("arguments")
+    # "function" whatever the stored type: Director's Anthropic provider kept "tool_use".
     return {
         "id": call["id"],
-        "function": {
-            "name": tool["name"],
-            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
-        },
-        "type": call.get("type", "function"),
+        "function": {"name": tool["name"], "arguments": _encoded_arguments(index, position, tool)},
+        "type": "function",
     }
+
+
+def _encoded_arguments(index: int, position: int, tool: Mapping[str, Any]) -> str:
+    """The arguments as the JSON text the backend expects.
+
+    Arguments that did not parse go back as the text the model sent (as llmport's
+    `ToolCall.to_message` does), unless the app has filled them in since.
+    """
+    arguments = tool.get("arguments")
+    raw = tool.get("raw_arguments")
+    if tool.get("arguments_error") and isinstance(raw, str) and not arguments:
+        return raw
+    if isinstance(arguments, str):
+        return arguments
+    try:  # strict JSON, as llmport sends everything else (no NaN or Infinity)
+        return json.dumps(arguments or {}, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(
+            f"messages[{index}].tool_calls[{position}] ({tool['name']}): "
+            f"arguments cannot be encoded as JSON: {exc}"
+        ) from None
 
 
 class KeyRequiredConfig(BaseLLMConfig):

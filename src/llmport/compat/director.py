@@ -43,6 +43,7 @@ from llmport.compat._director_llm import (
     ProxyEngine,
 )
 from llmport.config import RetryPolicy
+from llmport.errors import ConfigurationError
 
 __all__ = [
     "AnthropicAI",
@@ -209,6 +210,11 @@ class VideoDBProxy(LLMPortBacked):
     config_class = VideoDBProxyConfig
 
     def _build_engine(self, api_key: str, api_base: str) -> NativeLLM:
+        if not api_base.startswith(("http://", "https://")):  # say which setting, not the engine's
+            raise ConfigurationError(
+                "VideoDBProxy: api_base must be an http:// or https:// URL; "
+                "set VIDEO_DB_BASE_URL or pass api_base=..."
+            )
         return ProxyEngine(
             chat_model=self._model(),
             base_url=api_base,

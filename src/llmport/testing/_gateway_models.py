@@ -65,6 +65,7 @@ class _Completion:
     """A successful chat completion, rendered as JSON or as an SSE stream.
 
     A `stream_fault` only breaks streamed answers; a plain request gets the whole text.
+    `truncated` sends the first half of the JSON body instead, streamed or not.
     """
 
     content: str | None
@@ -73,6 +74,7 @@ class _Completion:
     usage: Literal["normal", "null", "absent"] = "normal"
     stream_fault: Literal["", "error", "cut", "stall"] = ""
     frame_delay: float = 0.0
+    truncated: bool = False
 
 
 @dataclass
@@ -234,10 +236,7 @@ def _echo(call: _Call) -> _Outcome:
 
 
 def _truncated_json(call: _Call) -> _Outcome:
-    from llmport.testing._gateway_render import _completion_body  # rendering imports us
-
-    whole = _completion_body(call, _Completion(FIXED_TEXT))
-    return _Raw(200, whole[: len(whole) // 2])
+    return _Completion(FIXED_TEXT, truncated=True)
 
 
 _HTML_502 = (

@@ -316,6 +316,9 @@ class LocalGateway:
                 pass
         if isinstance(outcome, str):
             return False  # "reset" and "stall": close without an answer
+        if outcome.truncated:
+            whole = _completion_body(call, outcome)
+            return await _send(writer, _Raw(200, whole[: len(whole) // 2]), request.keep_alive)
         if call.body.get("stream") is True:
             frames = _stream_frames(call, outcome)
             if outcome.frame_delay or outcome.stream_fault == "stall":

@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
 from pydantic import ValidationError
@@ -15,13 +15,14 @@ from llmport.base import BaseLLM
 from llmport.cost import Spend
 from llmport.errors import redact
 from llmport.options import CallOptions
-from llmport.parsing import parse_tool_arguments
+from llmport.parsing import parse_tool_arguments, synthesise_tool_call_id
 from llmport.response import LLMResponse, ToolCall, Usage
 from llmport.tools.audit import (
     AuditEvent,
     AuditEventKind,
     AuditHook,
     emit_audit,
+    hide_secret_names,
     hide_values,
     secret_values,
 )
@@ -101,7 +102,8 @@ class Run:
         #: Values of secret-named tool arguments seen in this run: hidden wherever they reappear.
         self.secrets: set[str] = set()
         for message in self.messages:
-            for entry in message.get("tool_calls") or ():
+            entries = message.get("tool_calls")
+            for entry in entries if isinstance(entries, list) else ():
                 self.remember_secrets(_arguments_of(entry))
 
     def remember_secrets(self, arguments: Any) -> None:
@@ -116,6 +118,8 @@ class Run:
             return
         if call is not None:
             fields.update(tool_call_id=call.id, tool_name=call.name)
+        if fields.get("arguments") is not None:
+            fields["arguments"] = hide_secret_names(fields["arguments"])
         fields = hide_values(fields, self.secrets) if self.secrets else fields
         event = AuditEvent(kind=kind, run_id=self.run_id, iteration=self.iterations, **fields)
         emit_audit(self.audit, event)
@@ -293,6 +297,25 @@ class Run:
         )
         duration = _elapsed_ms(began)
         self.emit(AuditEventKind.TOOL_ERROR, step.call, error=error, duration_ms=duration)
+
+
+def unique_call_ids(response: LLMResponse) -> LLMResponse:
+    """`response` with a fresh id for each tool call that repeats an earlier call's id.
+
+    Each tool message answers one id, so two calls sharing one could not both be
+    answered, and a pause holding either could never be resumed.
+    """
+    ids = [call.id for call in response.tool_calls]
+    if len(set(ids)) == len(ids):
+        return response
+    seen: set[str] = set()
+    calls = []
+    for call in response.tool_calls:
+        if call.id in seen:
+            call = replace(call, id=synthesise_tool_call_id())
+        seen.add(call.id)
+        calls.append(call)
+    return replace(response, tool_calls=calls)
 
 
 def index_tools(tools: Sequence[ToolLike]) -> dict[str, Tool]:

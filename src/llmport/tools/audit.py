@@ -40,6 +40,7 @@ __all__ = [
     "AuditHook",
     "JSONLAuditWriter",
     "emit_audit",
+    "hide_secret_names",
     "hide_values",
     "secret_values",
 ]
@@ -133,7 +134,12 @@ class JSONLAuditWriter:
     def __call__(self, event: AuditEvent) -> None:
         try:
             line = json.dumps(self.scrub(event.to_dict()), ensure_ascii=False, default=str)
-            with self._lock, open(self.path, "a", encoding="utf-8") as file:
+            # A lone surrogate (valid in a JSON escape, not in UTF-8) is written back
+            # as that escape, so the line stays valid JSON and the event is kept.
+            with (
+                self._lock,
+                open(self.path, "a", encoding="utf-8", errors="backslashreplace") as file,
+            ):
                 file.write(line + "\n")
         except Exception as exc:
             level = logging.DEBUG if self._failed else logging.WARNING
@@ -149,7 +155,7 @@ class JSONLAuditWriter:
     def scrub(self, data: dict[str, Any]) -> dict[str, Any]:
         """An event's data with secret-named arguments replaced and every string redacted."""
         if "arguments" in data:
-            data = {**data, "arguments": _hide_secret_keys(data["arguments"])}
+            data = {**data, "arguments": hide_secret_names(data["arguments"])}
         return _redact_strings(data, self.secrets)  # type: ignore[no-any-return]
 
 
@@ -177,19 +183,31 @@ def secret_values(arguments: Any) -> set[str]:
         elif secret and not isinstance(value, bool) and isinstance(value, (str, int, float)):
             text = str(value)
             if len(text) >= _MIN_SECRET_LENGTH:
-                found.add(text)
+                found.update(_written_forms(text))
 
     collect(arguments, False)
     return found
 
 
+def _written_forms(text: str) -> set[str]:
+    """`text` as it is, and as JSON or `repr()` write it inside quotes (escaped)."""
+    return {
+        text,
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        json.dumps(text)[1:-1],
+        repr(text)[1:-1],
+    }
+
+
 def hide_values(value: Any, secrets: Iterable[str]) -> Any:
-    """`value` with every occurrence of each secret in its strings replaced by "[REDACTED]"."""
+    """`value` with each secret replaced by "[REDACTED]": inside strings, and numbers written so."""
     ordered = sorted(secrets, key=len, reverse=True)  # a longer secret may contain a shorter one
     if not ordered:
         return value
 
     def hide(item: Any) -> Any:
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            return REDACTED if str(item) in ordered else item
         if isinstance(item, str):
             for secret in ordered:
                 item = item.replace(secret, REDACTED)
@@ -203,14 +221,15 @@ def hide_values(value: Any, secrets: Iterable[str]) -> Any:
     return hide(value)
 
 
-def _hide_secret_keys(value: Any) -> Any:
+def hide_secret_names(value: Any) -> Any:
+    """`value` with the values under secret-named keys, at any depth, as "[REDACTED]"."""
     if isinstance(value, dict):
         return {
-            k: REDACTED if _is_secret_name(str(k)) else _hide_secret_keys(v)
+            k: REDACTED if _is_secret_name(str(k)) else hide_secret_names(v)
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [_hide_secret_keys(item) for item in value]
+        return [hide_secret_names(item) for item in value]
     return value
 
 

@@ -7,6 +7,7 @@ RedisClaimStore       every worker sharing one Redis (`SET key 1 NX PX ttl`)
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 import time
@@ -81,7 +82,15 @@ class RedisClaimStore:
     def claim(self, key: str, ttl: float) -> bool:
         """True when this call set the key, False when it already existed."""
         milliseconds = max(1, math.ceil(ttl * 1000))
-        return bool(self.client.set(self.prefix + key, "1", nx=True, px=milliseconds))
+        answer = self.client.set(self.prefix + key, "1", nx=True, px=milliseconds)
+        if inspect.isawaitable(answer):  # an unawaited coroutine is truthy: every claim would win
+            if inspect.iscoroutine(answer):
+                answer.close()
+            raise TypeError(
+                "RedisClaimStore needs a synchronous redis.Redis client, not redis.asyncio's "
+                "(async resumes already call it in a worker thread)"
+            )
+        return bool(answer)
 
 
 _DEFAULT = InMemoryClaimStore()

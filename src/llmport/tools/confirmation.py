@@ -44,6 +44,8 @@ __all__ = [
 SIGNING_KEY_ENV = "LLMPORT_SIGNING_KEY"
 #: How long a pending state may wait for its answer, in seconds.
 DEFAULT_CONFIRMATION_TTL = 600.0
+#: The longest lifetime a guard gives (about 31 years).
+_MAX_TTL = 1e9
 #: How long a claim outlives its state's expiry, for clocks that differ between workers.
 _CLAIM_MARGIN = 300.0
 
@@ -73,8 +75,9 @@ class ConfirmationGuard:
     """How pending states are made and checked: signing key, lifetime, claim store, clock.
 
     Args:
-        signing_key: signs states with HMAC-SHA256; None reads `LLMPORT_SIGNING_KEY`
-            (when that is unset too, states are not signed).
+        signing_key: signs states with HMAC-SHA256 (a non-empty str or bytes); None
+            reads `LLMPORT_SIGNING_KEY` (when that is unset or empty, states are not
+            signed).
         ttl: seconds a pending state stays valid (10 minutes by default).
         store: where resumed state ids are claimed; the process-wide in-memory store by
             default, a `RedisClaimStore` to share claims between workers.
@@ -88,8 +91,15 @@ class ConfirmationGuard:
 
     def __post_init__(self) -> None:
         ttl = self.ttl
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < 1e9:
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < _MAX_TTL:
             raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+        key = self.signing_key
+        if key is not None and (not isinstance(key, (str, bytes)) or not key):
+            # bytes(32) would be 32 zero bytes, and "" would quietly turn signing off.
+            raise ValueError(
+                "signing_key must be a non-empty str or bytes (or None to read "
+                f"{SIGNING_KEY_ENV}), got {type(key).__name__}"
+            )
         if not isinstance(self.store, ClaimStore):
             raise TypeError(f"store must have claim(key, ttl), got {type(self.store).__name__}")
 
@@ -101,7 +111,7 @@ class ConfirmationGuard:
         if isinstance(key, str):
             register_secret(key)
             return key.encode()
-        return bytes(key)
+        return key
 
     def new_pending(
         self,
@@ -152,7 +162,10 @@ class ConfirmationGuard:
         Raises:
             ConfirmationReplayError: it was already resumed.
         """
-        ttl = max(pending.expires_at - self.clock(), 0.0) + _CLAIM_MARGIN
+        # No guard makes a state that lives longer than _MAX_TTL: an expiry beyond that was
+        # edited (or comes from a far-off clock), and a store could not hold it.
+        remaining = min(max(pending.expires_at - self.clock(), 0.0), _MAX_TTL)
+        ttl = remaining + _CLAIM_MARGIN
         if not self.store.claim(pending.id, ttl):
             raise ConfirmationReplayError(
                 f"pending confirmation {pending.id} was already resumed; its tools do not run again"
@@ -179,7 +192,7 @@ class ConfirmationGuard:
 
 
 def _sign(key: bytes, pending: PendingConfirmation) -> str:
-    content = _canonical(pending.signed_content()).encode()
+    content = _canonical(pending.signed_content()).encode("utf-8", "surrogatepass")
     return hmac.new(key, content, hashlib.sha256).hexdigest()
 
 
@@ -213,7 +226,7 @@ def check_consistency(pending: PendingConfirmation) -> None:
         raise ConfirmationMismatchError(
             "the transcript goes on after the assistant message the pending calls answer"
         )
-    answered = {m.get("tool_call_id") for m in later}
+    answered = _answered_ids(later, requested)
     pending_ids = [call.id for call in pending.calls]
     if len(set(pending_ids)) != len(pending_ids):
         raise ConfirmationMismatchError(f"pending call ids repeat: {pending_ids}")
@@ -224,6 +237,22 @@ def check_consistency(pending: PendingConfirmation) -> None:
         raise ConfirmationMismatchError(
             f"calls {left} of the assistant message are neither answered nor pending"
         )
+
+
+def _answered_ids(tool_messages: list[dict[str, Any]], requested: Mapping[str, Any]) -> set[str]:
+    """The call ids the tool messages answer, each a requested call answered once."""
+    answered: set[str] = set()
+    for message in tool_messages:
+        call_id = message.get("tool_call_id")
+        if not isinstance(call_id, str) or call_id not in requested:
+            raise ConfirmationMismatchError(
+                f"a tool message answers call {call_id!r}, which the assistant message "
+                f"did not ask for (it asked for {sorted(requested)})"
+            )
+        if call_id in answered:
+            raise ConfirmationMismatchError(f"call {call_id!r} is answered more than once")
+        answered.add(call_id)
+    return answered
 
 
 def _requested_calls(message: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -30,7 +30,7 @@ from llmport.base import BaseLLM
 from llmport.errors import redact
 from llmport.options import CallOptions, check_call_options
 from llmport.response import ToolCall
-from llmport.tools._run import REJECTED, Approval, Run, ToolLike
+from llmport.tools._run import REJECTED, Approval, Run, ToolLike, unique_call_ids
 from llmport.tools.audit import AuditHook
 from llmport.tools.confirmation import ConfirmationGuard
 from llmport.tools.definition import loop_is_running
@@ -209,8 +209,10 @@ def _admit(
 
 def _loop(run: Run, confirm: Confirm | None) -> ToolLoopResult:
     while True:
-        response = run.llm.chat_completions(
-            run.messages, run.definitions, response_format=run.response_format, **run.options
+        response = unique_call_ids(
+            run.llm.chat_completions(
+                run.messages, run.definitions, response_format=run.response_format, **run.options
+            )
         )
         result = run.take(response)
         if result is not None:
@@ -229,8 +231,10 @@ def _loop(run: Run, confirm: Confirm | None) -> ToolLoopResult:
 
 async def _aloop(run: Run, confirm: AsyncConfirm | None) -> ToolLoopResult:
     while True:
-        response = await run.llm.achat_completions(
-            run.messages, run.definitions, response_format=run.response_format, **run.options
+        response = unique_call_ids(
+            await run.llm.achat_completions(
+                run.messages, run.definitions, response_format=run.response_format, **run.options
+            )
         )
         result = run.take(response)
         if result is not None:

@@ -45,8 +45,8 @@ class PendingConfirmation:
     usage: Usage
     run_id: str
     id: str
-    created_at: float = Field(allow_inf_nan=False)
-    expires_at: float = Field(allow_inf_nan=False)
+    created_at: float
+    expires_at: float
     signature: str | None = None
     cost: float | None = None
 

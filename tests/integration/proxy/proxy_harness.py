@@ -139,16 +139,18 @@ def start_proxy(
     workdir: Path,
     custom_auth: bool = True,
     port: int | None = None,
+    config: Path = CONFIG,
+    env: Mapping[str, str] | None = None,
 ) -> ProxyProcess:
-    """Start the proxy from config.yaml; call `wait_ready()` next and `stop()` at the end.
+    """Start the proxy from `config`; call `wait_ready()` next and `stop()` at the end.
 
     `custom_auth=False` runs the same models without the key_auth hook, to show what a
-    database-less proxy answers to bad keys. Its config and log go to `workdir`.
+    database-less proxy answers to bad keys. Its config and log go to `workdir`; `env`
+    adds to the proxy's environment.
     """
-    config = CONFIG
     if not custom_auth:
+        lines = config.read_text().splitlines()
         config = workdir / "config-without-custom-auth.yaml"
-        lines = CONFIG.read_text().splitlines()
         config.write_text("\n".join(x for x in lines if "custom_auth:" not in x) + "\n")
     port = port or free_port()
     log_path = workdir / f"litellm-proxy-{port}.log"
@@ -156,6 +158,7 @@ def start_proxy(
         LLMPORT_GATEWAY_URL=gateway_url,
         LLMPORT_GATEWAY_KEY=gateway_key,
         LLMPORT_PROXY_KEY=proxy_key,
+        **(env or {}),
     )
     command = [sys.executable, str(PROXY_DIR / "offline_proxy.py"), "--config", str(config)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]

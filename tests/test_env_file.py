@@ -1,0 +1,102 @@
+"""`.env` files: the CLI reads ./.env, the library only when asked, the environment wins."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from llmport.cli import main
+from llmport.errors import ConfigurationError
+from llmport.registry import get_default_llm, get_llm
+from llmport.testing import FakeLLM
+from llmport.testing.fake import FakeLLMConfig
+
+
+@pytest.fixture
+def in_tmp_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, llm_env: Callable[..., None]
+) -> Iterator[Path]:
+    """A clean environment, restored afterwards, in an empty working directory."""
+    monkeypatch.chdir(tmp_path)
+    with mock.patch.dict(os.environ):
+        yield tmp_path
+
+
+def write_env(directory: Path, text: str) -> Path:
+    path = directory / ".env"
+    path.write_text(text)
+    return path
+
+
+def test_cli_reads_dotenv_in_the_working_directory(
+    in_tmp_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_env(in_tmp_dir, "DEFAULT_LLM=fake\nFAKE_LLM_DEFAULT_TEXT=from the dotenv file\n")
+    assert main(["chat", "hello"]) == 0
+    assert capsys.readouterr().out == "from the dotenv file\n"
+
+
+def test_cli_environment_wins_over_dotenv(
+    in_tmp_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_env(in_tmp_dir, "DEFAULT_LLM=fake\nFAKE_LLM_DEFAULT_TEXT=from the file\n")
+    os.environ["FAKE_LLM_DEFAULT_TEXT"] = "from the environment"
+    assert main(["chat", "hello"]) == 0
+    assert capsys.readouterr().out == "from the environment\n"
+
+
+def test_cli_config_names_dotenv_as_the_source(
+    in_tmp_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_env(in_tmp_dir, "DEFAULT_LLM=fake\nFAKE_LLM_TEMPERATURE=0.4\n")
+    os.environ["FAKE_LLM_TOP_P"] = "0.9"
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "temperature    = 0.4" in out
+    assert "[.env: FAKE_LLM_TEMPERATURE]" in out
+    assert "[environment: FAKE_LLM_TOP_P]" in out
+
+
+def test_library_ignores_dotenv_by_default(in_tmp_dir: Path) -> None:
+    write_env(in_tmp_dir, "DEFAULT_LLM=fake\nFAKE_LLM_TEMPERATURE=0.4\n")
+    with pytest.raises(ConfigurationError, match="no LLM is configured"):
+        get_default_llm()
+    assert get_llm("fake").config.temperature is None
+    assert "DEFAULT_LLM" not in os.environ
+
+
+def test_get_default_llm_reads_the_env_file_it_is_given(in_tmp_dir: Path) -> None:
+    path = write_env(in_tmp_dir, "DEFAULT_LLM=fake\nFAKE_LLM_TEMPERATURE=0.4\nOTHER_TOOL=x\n")
+    llm = get_default_llm(env_file=path)
+    assert isinstance(llm, FakeLLM)
+    assert llm.config.temperature == 0.4
+    assert "DEFAULT_LLM" not in os.environ  # read, never copied into the environment
+
+
+def test_environment_wins_over_the_env_file_for_library_users(in_tmp_dir: Path) -> None:
+    path = write_env(in_tmp_dir, "FAKE_LLM_TEMPERATURE=0.4\nFAKE_LLM_SEED=7\n")
+    os.environ["FAKE_LLM_TEMPERATURE"] = "0.9"
+    config = get_llm("fake", env_file=path).config
+    assert (config.temperature, config.seed) == (0.9, 7)
+
+
+def test_arguments_win_over_the_env_file(in_tmp_dir: Path) -> None:
+    path = write_env(in_tmp_dir, "FAKE_LLM_TEMPERATURE=0.4\n")
+    assert get_llm("fake", env_file=path, temperature=0.1).config.temperature == 0.1
+
+
+def test_env_file_reaches_nested_retry_settings(in_tmp_dir: Path) -> None:
+    path = write_env(in_tmp_dir, "FAKE_LLM_RETRY__MAX_ATTEMPTS=5\n")
+    assert get_llm("fake", env_file=path).config.retry.max_attempts == 5
+
+
+def test_env_file_with_non_config_settings_still_applies(in_tmp_dir: Path) -> None:
+    path = write_env(in_tmp_dir, "FAKE_LLM_DEFAULT_TEXT=from the file\n")
+    llm = get_llm("fake", env_file=path, script=["scripted"])
+    assert isinstance(llm.config, FakeLLMConfig)
+    assert llm.config.default_text == "from the file"
+    assert llm.chat_completions([{"role": "user", "content": "hi"}]).content == "scripted"
