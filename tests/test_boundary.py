@@ -329,5 +329,5 @@ def test_stream_true_on_a_buffered_call_is_refused_before_any_request(
     with server.serving(lambda request: render(Behaviour(), request, "").script) as seen:
         for llm in providers.values():
             with pytest.raises(ValueError, match="stream"):
-                llm.chat_completions(MESSAGES, stream=True)
+                llm.chat_completions(MESSAGES, stream=True)  # type: ignore[call-arg]
     assert seen == []
