@@ -260,12 +260,12 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
             name = f"{outcome.provider} {outcome.path}"
             found = signature(outcome.response)
             no_finish = payload == Raw("sse-text") or (
-                isinstance(payload, Answer)
-                and payload.finish is None
-                and behaviour.sse.error_after is None  # an error event says what failed
+                isinstance(payload, Answer) and payload.finish is None
             )
             if no_finish:
-                unfinished = _litellm_without_finish(outcome, found)
+                # an error event in a stream says what failed: compared as usual
+                errored = behaviour.sse.error_after is not None
+                unfinished = _litellm_without_finish(outcome, found, errored)
                 if unfinished is not None:
                     problems += [f"{name}: {unfinished}"] if unfinished else []
                     continue
@@ -278,7 +278,7 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
     return problems
 
 
-def _litellm_without_finish(outcome: Outcome, found: dict[str, Any]) -> str | None:
+def _litellm_without_finish(outcome: Outcome, found: dict[str, Any], errored: bool) -> str | None:
     """Where litellm makes parity impossible for an answer without a finish reason
     (docs/decisions.md, "Where litellm makes parity impossible"): its buffered answer says
     `stop` (litellm fills it in, where the direct provider says `unknown`), and its stream
@@ -289,6 +289,8 @@ def _litellm_without_finish(outcome: Outcome, found: dict[str, Any]) -> str | No
     if not outcome.provider.startswith("litellm"):
         return None
     if outcome.path in ("stream", "astream"):
+        if errored:
+            return None
         if found["kind"] == "connection":
             return ""
         return f"an unfinished litellm stream gave {found['kind'] or 'success'}, not connection"
