@@ -40,6 +40,24 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def boundary(session: nox.Session) -> None:
+    """The boundary property test with many more examples than CI runs (default 5000).
+
+    `nox -s boundary -- 20000` sets the count; it takes minutes.
+    """
+    install(session)
+    examples = session.posargs[0] if session.posargs else "5000"
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_boundary.py",
+        f"--boundary-examples={examples}",
+    )
+
+
+@nox.session(python=PYTHON)
 def tests_latest(session: nox.Session) -> None:
     """The suite against the newest release of every dependency (no constraints file)."""
     session.install("--upgrade", "--resolution", "highest", "-e", ".[dev,recipes]")

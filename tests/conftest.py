@@ -21,6 +21,21 @@ settings.load_profile("llmport")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--boundary-examples",
+        type=int,
+        default=None,
+        help="examples for the boundary property test (default 500, or LLMPORT_BOUNDARY_EXAMPLES)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    examples = config.getoption("--boundary-examples")
+    if examples is not None:  # read by tests/test_boundary.py when it is collected
+        os.environ["LLMPORT_BOUNDARY_EXAMPLES"] = str(examples)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):

@@ -26,7 +26,7 @@ exception (litellm's, httpx's, aiohttp's, the standard library's) into an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmport.exceptions import (
@@ -50,7 +50,7 @@ from llmport.exceptions import (
     ServerError,
     error_from_llm_error,
 )
-from llmport.redaction import redact, summarise_body
+from llmport.redaction import redact, short_message, summarise_body
 from llmport.response import LLMError
 
 __all__ = [
@@ -294,6 +294,9 @@ def _headers_of(exc: BaseException) -> Any:
 
 
 def _message_of(exc: BaseException) -> str:
+    body = _status_body(exc)
+    if body is not None:  # never the exception's text: it holds the upstream body
+        return f"{summarise_body(body[1])} (HTTP {body[0]})"
     text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
     # litellm prefixes messages with "litellm.SomeError: SomeError: OpenAIException - {body}",
     # sometimes several times over, and may append " Original exception: ..." (a repeat).
@@ -302,7 +305,23 @@ def _message_of(exc: BaseException) -> str:
     while previous != text:
         previous = text
         text = _LITELLM_PREFIX.sub("", text, count=1).strip()
-    return summarise_body(text) if text else type(exc).__name__
+    if text.startswith(("{", "[")):  # an upstream body in the text: described, not copied
+        return summarise_body(text)
+    return short_message(text) or type(exc).__name__
+
+
+def _status_body(exc: BaseException) -> tuple[int, str | Mapping[str, Any]] | None:
+    """The status and body of an HTTP error answer, as the openai SDK (and litellm after
+    it) keeps them on the exception: the decoded JSON, else the text."""
+    link: BaseException | None = exc
+    for _ in range(8):
+        if link is None:
+            return None
+        body, status = getattr(link, "body", None), getattr(link, "status_code", None)
+        if isinstance(body, (str, Mapping)) and isinstance(status, int) and 300 <= status <= 599:
+            return status, body
+        link = link.__cause__ or link.__context__
+    return None
 
 
 _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:|\w+(?:Error|Exception):|\w+Exception\s*-)")

@@ -20,7 +20,7 @@ from typing import Any
 
 from llmport._json import load_json
 from llmport.errors import ErrorKind, kind_for_status
-from llmport.redaction import redact, summarise_body
+from llmport.redaction import redact, short_message
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus, ToolCall, Usage
 
 __all__ = [
@@ -278,7 +278,8 @@ def parse_tool_calls(raw: Any, finish_reason: str | None = None) -> list[ToolCal
 def error_from_payload(error: Any, status_code: int | None = None) -> LLMError:
     """An `LLMError` from an OpenAI-style `{"error": ...}` object."""
     message = error if isinstance(error, str) else _field(error, "message")
-    message = summarise_body(message) if isinstance(message, str) else "provider returned an error"
+    message = short_message(message) if isinstance(message, str) else ""
+    message = message or "provider returned an error"
     code = _field(error, "code")
     error_type = _field(error, "type")
     kind: ErrorKind | None = None

@@ -12,7 +12,7 @@ from typing import Any
 
 from llmport._json import load_json
 
-__all__ = ["redact", "register_secret", "summarise_body"]
+__all__ = ["redact", "register_secret", "short_message", "summarise_body"]
 
 
 _known_secrets: set[str] = set()
@@ -48,29 +48,47 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
-def summarise_body(body: str) -> str:
-    """A short, safe description of an upstream body: never the body itself."""
+def summarise_body(body: str | Mapping[str, Any]) -> str:
+    """A short, safe description of an upstream body: never the body itself.
+
+    Only the provider's own error message (`{"error": {"message": ...}}`) is kept,
+    shortened; an HTML page is named by its title; anything else is described by its
+    shape and size. `body` may be the text or its decoded JSON object.
+    """
+    if isinstance(body, Mapping):
+        message = _error_message_from(body)
+        return short_message(message) if message else "JSON body without an error message"
     text = body.strip()
     if not text:
         return "empty body"
-    if text[:200].lower().lstrip().startswith(("<!doctype", "<html", "<?xml", "<head", "<body")):
+    if _is_html(text):
+        return short_message(text)
+    try:
+        data = load_json(text)
+    except ValueError:
+        if text.startswith(("{", "[")):  # a broken JSON document: describe it, never echo it
+            return f"malformed JSON body ({len(text)} characters)"
+        return f"non-JSON body ({len(text)} characters)"
+    if isinstance(data, Mapping):
+        return summarise_body(data)
+    if isinstance(data, list):
+        return f"JSON array instead of an error object ({len(text)} characters)"
+    return f"JSON {type(data).__name__} instead of an error object"
+
+
+def short_message(text: str) -> str:
+    """A message meant to be read (the provider's error message, an exception's text):
+    its first line, shortened; an HTML page is named by its title instead."""
+    text = text.strip()
+    if _is_html(text):
         title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         name = _shorten(title.group(1).strip(), _MAX_TITLE) if title else "no title"
         return f"HTML page instead of JSON ({name})"
-    start = text.find("{")
-    if start >= 0:
-        try:
-            data = load_json(text[start:])
-        except ValueError:
-            if start == 0:  # a broken JSON document: describe it, never echo it
-                return f"malformed JSON body ({len(text)} characters)"
-        else:
-            message = _error_message_from(data)
-            if message:
-                return _shorten(message)
-    elif text.startswith("["):
-        return f"JSON array instead of an error object ({len(text)} characters)"
-    return _shorten(text.splitlines()[0])
+    return _shorten(text.splitlines()[0]) if text else ""
+
+
+def _is_html(text: str) -> bool:
+    return text[:200].lower().lstrip().startswith(("<!doctype", "<html", "<?xml", "<head", "<body"))
 
 
 def _error_message_from(data: Any) -> str | None:

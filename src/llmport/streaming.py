@@ -289,11 +289,12 @@ class StreamAccumulator:
             finish = "tool_calls"
         reasoning = "".join(self._reasoning) or None
         refusal = "".join(self._refusal) or None
-        content = self.content or refusal or ""  # as a buffered answer reads
         if self._error is not None:
+            # Partial content is what the caller was shown as text events; a refusal cut
+            # short stays in `refusal` only.
             return LLMResponse(
                 status=LLMResponseStatus.ERROR,
-                content=content,
+                content=self.content,
                 tool_calls=tool_calls,
                 finish_reason="error",
                 raw_finish_reason=self._raw_finish,
@@ -307,7 +308,7 @@ class StreamAccumulator:
             )
         return LLMResponse(
             status=LLMResponseStatus.SUCCESS,
-            content=content,
+            content=self.content or refusal or "",  # as a buffered answer reads
             tool_calls=tool_calls,
             finish_reason=finish,
             raw_finish_reason=self._raw_finish,

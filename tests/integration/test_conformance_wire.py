@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from raw_server import RawServer, http_answer, raw_server, sse_answer
 
+from hostile_server import HostileServer, Script, SeenRequest, Write
 from llmport import BaseLLM, ErrorKind, LiteLLM, LLMResponse, OpenAICompatible, RetryPolicy
 
 pytestmark = pytest.mark.integration
@@ -28,6 +30,48 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
 #: redaction regexes over an error body, which takes seconds for 200 kB.
 DEEP_ERROR = b"[" * 2_000 + b"]" * 2_000
 LONG_INTEGER = "9" * 5_000
+
+
+def http_answer(
+    body: bytes,
+    *,
+    status: str = "200 OK",
+    content_type: str = "application/json",
+    headers: Sequence[tuple[str, str]] = (),
+) -> list[bytes]:
+    """A complete HTTP/1.1 response with a Content-Length."""
+    head = [f"HTTP/1.1 {status}", f"content-type: {content_type}", f"content-length: {len(body)}"]
+    head += [f"{name}: {value}" for name, value in headers]
+    head += ["connection: close", "", ""]
+    return ["\r\n".join(head).encode() + body]
+
+
+def sse_answer(*pieces: bytes) -> list[bytes]:
+    """An SSE response whose body is `pieces`, ended by closing the connection."""
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+    return [head, *pieces]
+
+
+@dataclass
+class RawServer:
+    """The scripted server's address and the requests it has read so far."""
+
+    base_url: str
+    seen: list[SeenRequest]
+
+    @property
+    def requests(self) -> int:
+        return len(self.seen)
+
+
+@contextmanager
+def raw_server(answer: Sequence[bytes]) -> Iterator[RawServer]:
+    """Answer every request with exactly the bytes of `answer`, then close."""
+    script = Script(tuple(Write(piece) for piece in answer), "close")
+    with HostileServer() as server, server.serving(lambda request: script) as seen:
+        yield RawServer(server.base_url, seen)
+
+
 Make = Callable[[RawServer], BaseLLM]
 Call = Callable[[BaseLLM], LLMResponse]
 

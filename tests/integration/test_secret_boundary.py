@@ -196,6 +196,18 @@ def test_key_litellm_reads_from_the_environment_is_redacted(
 
 
 @pytest.mark.parametrize("path", PATHS)
+def test_environment_key_set_after_the_provider_was_built_is_redacted(
+    path: str, everywhere: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    llm = make_llm("litellm", everywhere)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # set (or rotated) at run time
+    response, events = call_path_checked(llm, path)
+    assert response.ok
+    assert leaks(response, events) == []
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_environment_key_echoed_in_an_error_stays_out_of_the_message(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

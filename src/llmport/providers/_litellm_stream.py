@@ -3,12 +3,13 @@
 litellm's stream wrapper smooths over a broken backend. When the stream stops without a
 finish reason (cut mid-frame, cut between frames, keep-alives only) it sends a final
 chunk with `finish_reason: "stop"` of its own; when the backend reported no usage it
-counts tokens itself; a data line that is not a JSON object (`42`, `null`) is skipped or
+counts tokens itself, and it refuses a usage count that is not an integer (`"²"`) by
+failing the stream; a data line that is not a JSON object (`42`, `null`) is skipped or
 fails as an attribute error; a streamed refusal is dropped. `backend_chunks` and
 `abackend_chunks` undo that, so the `StreamAccumulator` judges a litellm stream exactly
 as it judges the direct provider's: a cut stream is a `connection` error, a non-object
-chunk is `bad_response`, usage the backend did not send is unknown, and a refusal is
-kept.
+chunk is `bad_response`, usage is read as the backend sent it (a count it did not send
+or that is unusable is unknown), and a refusal is kept.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ class _RawChunks:
     """Wraps the openai SDK stream under litellm's wrapper, to see each decoded data line.
 
     A value that is not a JSON object is held back (litellm would skip or choke on it)
-    and reported through `take_invalid()` as its JSON text.
+    and reported through `take_invalid()` as its JSON text. A chunk's usage is taken off
+    before litellm reads it (litellm fails on a count that is not an integer and fills in
+    the counts the backend left out) and handed on as sent through `take_extras()`.
     """
 
     def __init__(self, source: Any) -> None:
@@ -32,7 +35,7 @@ class _RawChunks:
         self._sync: Any = None
         self._async: Any = None
         self._invalid: str | None = None
-        self._refusals: list[str] = []
+        self._extras: list[dict[str, Any]] = []
 
     def _check(self, item: Any) -> Any:
         if item is None or isinstance(item, (str, int, float, list)):
@@ -41,13 +44,18 @@ class _RawChunks:
         choices = getattr(item, "choices", None)
         refusal = getattr(getattr(choices[0], "delta", None), "refusal", None) if choices else None
         if isinstance(refusal, str) and refusal:
-            self._refusals.append(refusal)  # litellm drops a streamed refusal
+            # litellm drops a streamed refusal
+            self._extras.append({"choices": [{"index": 0, "delta": {"refusal": refusal}}]})
+        usage = getattr(item, "usage", None)
+        if usage is not None:
+            self._extras.append({"choices": [], "usage": _as_sent(usage)})
+            item.usage = None
         return item
 
-    def take_refusals(self) -> list[dict[str, Any]]:
-        """Chunks carrying the refusal text read since the last call."""
-        refusals, self._refusals = self._refusals, []
-        return [{"choices": [{"index": 0, "delta": {"refusal": text}}]} for text in refusals]
+    def take_extras(self) -> list[dict[str, Any]]:
+        """Chunks (refusal text, usage as sent) read since the last call."""
+        extras, self._extras = self._extras, []
+        return extras
 
     def mark_invalid(self, text: str) -> None:
         if self._invalid is None:
@@ -63,7 +71,14 @@ class _RawChunks:
     def __next__(self) -> Any:
         if self._sync is None:
             self._sync = iter(self._source)
-        return self._check(next(self._sync))
+        try:
+            item = next(self._sync)
+        except UnicodeDecodeError:
+            # The openai SDK fails on bytes that are not UTF-8, where the direct provider
+            # reads replacement characters that hold no event: both stop where the
+            # readable events stop, so an unfinished stream is `connection` on both.
+            raise StopIteration from None
+        return self._check(item)
 
     def __aiter__(self) -> _RawChunks:
         return self
@@ -71,10 +86,25 @@ class _RawChunks:
     async def __anext__(self) -> Any:
         if self._async is None:
             self._async = self._source.__aiter__()
-        return self._check(await self._async.__anext__())
+        try:
+            item = await self._async.__anext__()
+        except UnicodeDecodeError:  # as in __next__
+            raise StopAsyncIteration from None
+        return self._check(item)
 
     def __getattr__(self, name: str) -> Any:  # close(), aclose(), response, ...
         return getattr(self._source, name)
+
+
+def _as_sent(usage: Any) -> Any:
+    """The usage fields the backend sent (the openai SDK keeps them unvalidated)."""
+    to_dict = getattr(usage, "to_dict", None)
+    if to_dict is None:
+        return usage
+    try:
+        return to_dict(warnings=False)
+    except Exception:  # an unreadable usage is unknown, not a failed answer
+        return None
 
 
 def _inspect(stream: Any) -> _RawChunks | None:
@@ -101,14 +131,18 @@ def _reads_the_backend(stream: Any) -> bool:
     return type(stream).__name__ == "CustomStreamWrapper"
 
 
-def _cleaned(stream: Any, chunk: Any) -> Any:
-    """`chunk` without a finish reason or usage that the backend never sent."""
+def _cleaned(stream: Any, chunk: Any, raw: _RawChunks | None) -> Any:
+    """`chunk` without a finish reason or usage that the backend never sent.
+
+    When the backend's chunks are read (`raw`), their usage reaches the accumulator as
+    sent, so litellm's usage is always its own.
+    """
     if not _reads_the_backend(stream):
         return chunk
     choices = getattr(chunk, "choices", None)
     if choices and getattr(choices[0], "finish_reason", None) and _no_backend_finish(stream):
         choices[0].finish_reason = None
-    if getattr(chunk, "usage", None) is not None and _no_backend_usage(stream):
+    if getattr(chunk, "usage", None) is not None and (raw is not None or _no_backend_usage(stream)):
         chunk.usage = None
     return chunk
 
@@ -138,10 +172,10 @@ def backend_chunks(stream: Any) -> Iterator[Any]:
             yield invalid  # SSE data text: the accumulator reports it as bad_response
             return
         if raw is not None:
-            yield from raw.take_refusals()
-        yield _cleaned(stream, chunk)
+            yield from raw.take_extras()
+        yield _cleaned(stream, chunk, raw)
     if raw is not None:
-        yield from raw.take_refusals()
+        yield from raw.take_extras()
     invalid = raw.take_invalid() if raw is not None else None
     if invalid is not None:
         yield invalid
@@ -155,11 +189,11 @@ async def abackend_chunks(stream: Any) -> AsyncIterator[Any]:
         if invalid is not None:
             yield invalid
             return
-        for refusal in raw.take_refusals() if raw is not None else ():
-            yield refusal
-        yield _cleaned(stream, chunk)
-    for refusal in raw.take_refusals() if raw is not None else ():
-        yield refusal
+        for extra in raw.take_extras() if raw is not None else ():
+            yield extra
+        yield _cleaned(stream, chunk, raw)
+    for extra in raw.take_extras() if raw is not None else ():
+        yield extra
     invalid = raw.take_invalid() if raw is not None else None
     if invalid is not None:
         yield invalid

@@ -123,10 +123,10 @@ class LiteLLM(BaseLLM):
         return kwargs
 
     def _secrets_for(self, request: ChatRequest) -> tuple[str, ...]:
-        # A per-call model may name another backend, whose key litellm then reads.
+        # litellm reads the backend's key variable at each call, so it is read here at
+        # each call too: a key set or rotated after this provider was built is a secret,
+        # and a per-call model may name another backend with a key of its own.
         secrets = super()._secrets_for(request)
-        if request.model == self.config.chat_model:
-            return secrets
         extra = [key for key in backend_key_values(request.model) if key not in secrets]
         return (*secrets, *extra) if extra else secrets
 
@@ -147,12 +147,8 @@ class LiteLLM(BaseLLM):
 
     def _parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
         response = super()._parse(payload, request)
-        usage = response.usage
-        # litellm fills in 0/0/0 when the backend reported no usage; a real prompt is
-        # never 0 tokens, so that means "not reported", which llmport spells None.
-        if (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (0, 0, 0):
-            response = replace(response, usage=Usage())
-        return response
+        usage = _without_filled_zeros(response.usage, bool(response.content or response.tool_calls))
+        return response if usage == response.usage else replace(response, usage=usage)
 
     def _classify(self, exc: BaseException) -> LLMError:
         return classify_litellm(exc, self.config.chat_model) or super()._classify(exc)
@@ -182,3 +178,23 @@ class LiteLLM(BaseLLM):
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
         return kwargs
+
+
+def _without_filled_zeros(usage: Usage, answered: bool) -> Usage:
+    """`usage` with the zeros litellm writes for counts the backend did not send as None.
+
+    A real prompt is never 0 tokens, an answer with text or tool calls never 0
+    completion tokens, and a total is never 0 when a part is not: such a 0 means "not
+    reported", which llmport spells None. A total left out is derived, as on the direct
+    path, only when both parts are known.
+    """
+    prompt = usage.prompt_tokens or None
+    completion = usage.completion_tokens
+    if completion == 0 and (answered or prompt is None):
+        completion = None
+    total = usage.total_tokens
+    if total == 0:
+        total = None if prompt is None or completion is None else prompt + completion
+    if prompt is None and completion is None and total is None:
+        return Usage()
+    return replace(usage, prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
