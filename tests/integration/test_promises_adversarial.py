@@ -64,7 +64,9 @@ def test_an_error_message_cut_inside_the_key_shows_no_part_of_it(provider: str, 
     with HostileServer(long_error_echoing_the_key) as server:
         response, _ = call_path(make_llm(provider, server, api_key=KEY), path)
     assert response.error is not None
-    assert response.error.message.endswith("[REDACTED]…")
+    # However the message was shortened (litellm versions word it differently), no start
+    # of the key survives the cut.
+    assert not any(KEY[:n] in response.error.message for n in range(4, len(KEY) + 1))
     assert KEY[:4] not in repr(response)
 
 

@@ -32,6 +32,9 @@ _NOT_A_COMPLETION = {
     "recursion depth exceeded": "the response body is nested too deeply to decode",
     "validation error for usage": "the answer's usage does not hold token counts",
 }
+# Newer litellm releases detect a stream cut short themselves and raise it as a 500: it is
+# the same failure llmport reports when the stream just stops (a connection cut).
+_STREAM_CUT = "stream ended before a finish_reason was received"
 _JSON_DECODE_MESSAGE = re.compile(r"line \d+ column \d+ \(char \d+\)")
 
 
@@ -101,6 +104,11 @@ def classify_litellm(exc: BaseException, model: str) -> LLMError | None:
         if isinstance(provider, str) and isinstance(name, str) and provider and name:
             model = name if name.startswith(f"{provider}/") else f"{provider}/{name}"
         return LLMError(kind=ErrorKind.AUTH, message=_missing_key_message(model))
+    if _STREAM_CUT in text.lower():
+        kind = ErrorKind.CONNECTION
+        return LLMError(
+            kind=kind, message=f"{kind.value}: the stream ended before its finish reason"
+        )
     description = _not_a_completion(text)
     if description is not None:
         kind = ErrorKind.BAD_RESPONSE
