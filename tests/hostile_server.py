@@ -9,6 +9,7 @@ holds it open until the client hangs up. One server serves many hypothesis examp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -101,6 +102,9 @@ class HostileServer:
     def __exit__(self, *exc_info: object) -> None:
         self._closed.set()
         self.drop_connections()
+        # Closing a listener does not wake a thread blocked in accept(); shutting it down does.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self._thread.join(timeout=5)
 
