@@ -259,8 +259,10 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
             assert outcome.response is not None
             name = f"{outcome.provider} {outcome.path}"
             found = signature(outcome.response)
-            no_finish = payload == Raw("sse-text") or (
-                isinstance(payload, Answer) and payload.finish is None
+            # an error status is judged by its status, whatever the body
+            no_finish = 200 <= behaviour.status < 300 and (
+                payload == Raw("sse-text")
+                or (isinstance(payload, Answer) and payload.finish is None)
             )
             if no_finish:
                 # an error event in a stream says what failed: compared as usual
