@@ -2,9 +2,8 @@
 
     from llmport.interop import export_litellm_proxy, import_litellm_proxy
     exported = export_litellm_proxy(load_profiles("llmport.toml"))
-    print(exported.text)          # config.yaml for `litellm --config`
-    for note in exported.notes:   # what the proxy does not do as the profiles do
-        print(note)
+    Path("config.yaml").write_text(exported.text)  # for `litellm --config`
+    lost = [str(note) for note in exported.notes]  # what the proxy does not do as the profiles do
 
 Each function returns a `Converted`: the data, its text (YAML or TOML), and the
 `Note`s (file, key, reason) for what the other side cannot express.
