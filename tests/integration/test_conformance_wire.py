@@ -332,6 +332,39 @@ def test_a_200_that_is_not_a_completion_object_is_bad_response_without_the_body(
         assert fragment not in response.error.message
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id": "x", "object": "chat.completion"}', b'{"choices": null}', b'{"choices": {}}'],
+    ids=["no-choices", "null-choices", "object-choices"],
+)
+def test_a_200_object_without_a_choices_list_is_bad_response_and_not_retried(
+    make: Make, buffered: Call, body: bytes
+) -> None:
+    with raw_server(http_answer(body)) as server:
+        response = buffered(make(server))
+    assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+
+
+def test_an_error_object_without_message_or_code_keeps_its_type_on_the_direct_path(
+    buffered: Call,
+) -> None:
+    body = b'{"error": {"message": "", "type": "rate_limit_error", "code": null}}'
+    with raw_server(http_answer(body)) as server:
+        direct = OpenAICompatible(
+            chat_model="m", base_url=server.base_url, api_key=KEY, retry=POLICY
+        )
+        assert error_of(buffered(direct)) == (ErrorKind.RATE_LIMIT, 2)
+
+
+def test_litellm_drops_an_error_object_without_message_or_code_so_it_is_a_retried_server_error(
+    buffered: Call,
+) -> None:
+    body = b'{"error": {"message": "", "type": "invalid_request_error", "code": null}}'
+    with raw_server(http_answer(body)) as server:
+        llm = LiteLLM(chat_model="openai/m", api_base=server.base_url, api_key=KEY, retry=POLICY)
+        assert error_of(buffered(llm)) == (ErrorKind.SERVER, 2)
+
+
 def test_content_as_a_list_of_parts_is_read_directly_but_refused_by_litellm(
     make: Make, buffered: Call
 ) -> None:

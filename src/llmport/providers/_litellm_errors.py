@@ -36,6 +36,12 @@ _NOT_A_COMPLETION = {
 # the same failure llmport reports when the stream just stops (a connection cut).
 _STREAM_CUT = "stream ended before a finish_reason was received"
 _JSON_DECODE_MESSAGE = re.compile(r"line \d+ column \d+ \(char \d+\)")
+# litellm's words for a JSON object without a `choices` list, and the keys it read.
+_NO_CHOICES = re.compile(
+    r"provider returned (?:a response with no 'choices'|'choices' that is not a list)"
+    r".*?Raw keys: \[(?P<keys>[^\]]*)\]",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -87,6 +93,30 @@ def _not_a_completion(text: str) -> str | None:
     return None
 
 
+def _no_choices(text: str) -> LLMError | None:
+    """A JSON object that is not a completion (no `choices` list): `bad_response`, as on
+    the direct path. When it held an `{"error": ...}` object that litellm ignored (an
+    empty message and no code, which some gateways send beside every answer), the kind
+    the object named is gone: `server`, retryable, so a rate limit is not dropped."""
+    found = _NO_CHOICES.search(text)
+    if found is None:
+        return None
+    if "'error'" in found.group("keys"):
+        kind = ErrorKind.SERVER
+        return LLMError(
+            kind=kind,
+            message=(
+                f"{kind.value}: the backend sent an error object with no message or code"
+                " (litellm drops its type)"
+            ),
+            retryable=True,
+        )
+    kind = ErrorKind.BAD_RESPONSE
+    return LLMError(
+        kind=kind, message=f"{kind.value}: the response has no choices", retryable=False
+    )
+
+
 def classify_litellm(exc: BaseException, model: str) -> LLMError | None:
     """The `LLMError` for a failure only litellm's own words identify, else None.
 
@@ -109,6 +139,9 @@ def classify_litellm(exc: BaseException, model: str) -> LLMError | None:
         return LLMError(
             kind=kind, message=f"{kind.value}: the stream ended before its finish reason"
         )
+    no_choices = _no_choices(text)
+    if no_choices is not None:
+        return no_choices
     description = _not_a_completion(text)
     if description is not None:
         kind = ErrorKind.BAD_RESPONSE
