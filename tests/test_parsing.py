@@ -208,6 +208,15 @@ def test_dict_arguments_are_used_as_is() -> None:
     assert call.ok
 
 
+def test_dict_arguments_keep_their_json_text_so_a_nameless_call_replays_them() -> None:
+    message = {"role": "assistant", "content": None}
+    message["tool_calls"] = [{"id": "c1", "type": "function", "function": {"arguments": {"a": 1}}}]
+    call = parse_completion(completion(message, "tool_calls")).tool_calls[0]
+    assert call.raw_arguments == '{"a": 1}'
+    assert call.arguments_error == "tool call has no function name"
+    assert call.to_message()["function"]["arguments"] == '{"a": 1}'
+
+
 def test_double_encoded_arguments_are_decoded() -> None:
     twice = json.dumps(json.dumps({"city": "Paris"}))
     arguments, raw, error = parse_tool_arguments(twice)

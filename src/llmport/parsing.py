@@ -211,8 +211,8 @@ def parse_tool_arguments(
     """
     if raw is None:
         return {}, None, None
-    if isinstance(raw, Mapping):
-        return dict(raw), None, None
+    if isinstance(raw, Mapping):  # an object instead of JSON text: keep its text too
+        return dict(raw), _safe_repr(raw), None
     if not isinstance(raw, str):
         return {}, _safe_repr(raw), f"arguments must be a JSON object, got {type(raw).__name__}"
     if not raw.strip():
