@@ -108,8 +108,12 @@ def _completion(answer: Answer) -> dict[str, Any]:
     return body
 
 
-def _chunks(answer: Answer) -> tuple[list[dict[str, Any]], int]:
-    """Stream chunks for an answer, and how many of them end with the finish reason."""
+def _chunks(answer: Answer, key: str) -> tuple[list[dict[str, Any]], int]:
+    """Stream chunks for an answer, and how many of them end with the finish reason.
+
+    `KEY` is replaced before texts are split into deltas, so an echoed key can arrive
+    split across chunks, as a real echo would.
+    """
     head = {"id": answer.id, "object": "chat.completion.chunk", "created": 1, "model": answer.model}
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -117,9 +121,11 @@ def _chunks(answer: Answer) -> tuple[list[dict[str, Any]], int]:
 
     chunks = [chunk({"role": "assistant", "content": ""})]
     if answer.reasoning:
-        chunks += [chunk({"reasoning_content": p}) for p in _pieces(answer.reasoning, 2)]
+        reasoning = answer.reasoning.replace(KEY, key)
+        chunks += [chunk({"reasoning_content": p}) for p in _pieces(reasoning, 2)]
     if answer.content:
-        chunks += [chunk({"content": p}) for p in _pieces(answer.content, answer.pieces)]
+        content = answer.content.replace(KEY, key)
+        chunks += [chunk({"content": p}) for p in _pieces(content, answer.pieces)]
     if answer.refusal is not None:
         chunks.append(chunk({"refusal": answer.refusal}))
     for index, tool in enumerate(answer.tools):
@@ -133,7 +139,7 @@ def _chunks(answer: Answer) -> tuple[list[dict[str, Any]], int]:
             first["function"]["arguments"] = arguments
             chunks.append(chunk({"tool_calls": [first]}))
             continue
-        parts = _pieces(arguments, answer.pieces)
+        parts = _pieces(arguments.replace(KEY, key), answer.pieces)
         first["function"]["arguments"] = parts[0]
         chunks.append(chunk({"tool_calls": [first]}))
         chunks += [
@@ -191,7 +197,7 @@ def _sse_body(payload: Payload, sse: Sse, key: str) -> tuple[bytes, int]:
     events: list[bytes]
     finished = 0
     if isinstance(payload, Answer):
-        chunks, finished = _chunks(payload)
+        chunks, finished = _chunks(payload, key)
         events = [_json_bytes(c, key) for c in chunks]
     elif isinstance(payload, Raw):
         body = _buffered_body(payload, key)
