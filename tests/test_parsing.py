@@ -209,7 +209,7 @@ def test_dict_arguments_are_used_as_is() -> None:
 
 
 def test_dict_arguments_keep_their_json_text_so_a_nameless_call_replays_them() -> None:
-    message = {"role": "assistant", "content": None}
+    message: dict[str, Any] = {"role": "assistant", "content": None}
     message["tool_calls"] = [{"id": "c1", "type": "function", "function": {"arguments": {"a": 1}}}]
     call = parse_completion(completion(message, "tool_calls")).tool_calls[0]
     assert call.raw_arguments == '{"a": 1}'

@@ -402,6 +402,17 @@ def test_an_error_event_mid_stream_is_the_providers_error_with_partial_content(
     assert event["message"] in response.error.message
 
 
+def test_a_refusal_before_an_error_event_is_kept_in_the_partial_answer(
+    make: Make, streamed: Call
+) -> None:
+    error_event = b"data: " + json.dumps({"error": {"message": "overloaded"}}).encode() + b"\n\n"
+    refusal = frame({"refusal": "I can't"})
+    with raw_server(sse_answer(frame({"role": "assistant"}), refusal, error_event)) as server:
+        response = streamed(make(server))
+    assert response.error is not None
+    assert response.refusal == "I can't"
+
+
 def test_a_refusal_is_the_content_and_kept_as_refusal(make: Make, buffered: Call) -> None:
     body = completion({"content": None, "refusal": "I can't help with that."})
     with raw_server(http_answer(body)) as server:

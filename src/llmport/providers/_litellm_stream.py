@@ -166,14 +166,21 @@ def _no_backend_usage(stream: Any) -> bool:
 def backend_chunks(stream: Any) -> Iterator[Any]:
     """Iterate a litellm `CustomStreamWrapper`, yielding what the backend really sent."""
     raw = _inspect(stream)
-    for chunk in stream:
-        invalid = raw.take_invalid() if raw is not None else None
-        if invalid is not None:
-            yield invalid  # SSE data text: the accumulator reports it as bad_response
-            return
+    try:
+        for chunk in stream:
+            invalid = raw.take_invalid() if raw is not None else None
+            if invalid is not None:
+                yield invalid  # SSE data text: the accumulator reports it as bad_response
+                return
+            if raw is not None:
+                yield from raw.take_extras()
+            yield _cleaned(stream, chunk, raw)
+    except Exception:
+        # litellm read on past a chunk it does not pass on (a refusal) before failing:
+        # what the backend sent before the failure is still part of the partial answer.
         if raw is not None:
             yield from raw.take_extras()
-        yield _cleaned(stream, chunk, raw)
+        raise
     if raw is not None:
         yield from raw.take_extras()
     invalid = raw.take_invalid() if raw is not None else None
@@ -184,14 +191,19 @@ def backend_chunks(stream: Any) -> Iterator[Any]:
 async def abackend_chunks(stream: Any) -> AsyncIterator[Any]:
     """Async twin of `backend_chunks`."""
     raw = _inspect(stream)
-    async for chunk in stream:
-        invalid = raw.take_invalid() if raw is not None else None
-        if invalid is not None:
-            yield invalid
-            return
+    try:
+        async for chunk in stream:
+            invalid = raw.take_invalid() if raw is not None else None
+            if invalid is not None:
+                yield invalid
+                return
+            for extra in raw.take_extras() if raw is not None else ():
+                yield extra
+            yield _cleaned(stream, chunk, raw)
+    except Exception:  # as in backend_chunks
         for extra in raw.take_extras() if raw is not None else ():
             yield extra
-        yield _cleaned(stream, chunk, raw)
+        raise
     for extra in raw.take_extras() if raw is not None else ():
         yield extra
     invalid = raw.take_invalid() if raw is not None else None
