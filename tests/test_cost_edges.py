@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmport import Budget, ConfigurationError, Usage
-from llmport.cost import PRICE_FILE, Prices, _price_file
+from llmport import Budget, ConfigurationError, LLMResponse, LLMResponseStatus, Usage
+from llmport.cost import PRICE_FILE, Prices, Spend, _price_file
 from llmport.parsing import parse_usage
 from llmport.testing import FakeLLM
 
@@ -95,3 +95,35 @@ def test_the_price_map_is_found_when_a_stand_in_litellm_without_a_spec_is_import
     path = _price_file()
     assert path is not None
     assert path.name == PRICE_FILE
+
+
+#: One attempt: (succeeded, prompt tokens or None for no usage, its cost or None for no price).
+attempts = st.tuples(st.booleans(), st.none() | st.integers(0, 10**6), st.none() | st.floats(0, 10))
+
+
+def counted(spend: Spend, attempt: tuple[bool, int | None, float | None]) -> None:
+    ok, prompt, cost = attempt
+    status = LLMResponseStatus.SUCCESS if ok else LLMResponseStatus.ERROR
+    usage = Usage() if prompt is None else Usage(prompt_tokens=prompt, completion_tokens=0)
+    spend.add(LLMResponse(status=status, usage=usage), cost if prompt is not None else None)
+
+
+@given(st.lists(st.lists(attempts, max_size=4), max_size=5))
+def test_calls_spend_together_what_their_attempts_spend_as_one_call(
+    calls: list[list[tuple[bool, int | None, float | None]]],
+) -> None:
+    whole, parts = Spend(), []
+    for call in calls:
+        part = Spend()
+        for attempt in call:
+            counted(part, attempt)
+            counted(whole, attempt)
+        parts.append(part)
+    together = Spend.total(parts)
+    assert (together.tokens, together.billed, together.unknown) == (
+        whole.tokens,
+        whole.billed,
+        whole.unknown,
+    )
+    assert together.known_cost == pytest.approx(whole.known_cost)
+    assert (together.cost is None) == (whole.cost is None)

@@ -6,7 +6,8 @@ digest otherwise (`llmport.budget.tenant_slot`): no tenant id can add a `:` or g
 A charge is one MULTI/EXEC pipeline: INCRBYFLOAT, INCRBY, and EXPIREAT
 at the end of the period, so counters update atomically and vanish when their
 period is over. Sockets time out after `timeout` seconds and nothing is retried,
-so an unreachable Redis costs a call at most a connect timeout plus a read timeout.
+so an unreachable Redis costs a call at most a connect timeout plus a read timeout,
+and a check no more than what is left of the call's `total_timeout` (`Budget.check`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from llmport.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from llmport.budget import Window
+    from llmport._budget_store import Window
 
 __all__ = ["RedisBudgetStore"]
 

@@ -34,7 +34,7 @@ from llmport._validation import (
 )
 from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, header_secrets
-from llmport.cost import Pricing, Spend
+from llmport.cost import Pricing, Spend, start_spend
 from llmport.errors import ConfigurationError, classify
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.options import CallOptions, check_call_options
@@ -203,7 +203,7 @@ class BaseLLM(ProviderHooks):
         refused = self.budget.refuse(request, self.provider_name) if self.budget else None
         if refused is not None:
             return self._finish(refused, request, 0, started, hooks)
-        spend = Spend()
+        spend = start_spend()
         attempt = 0
         while True:
             attempt += 1
@@ -227,7 +227,7 @@ class BaseLLM(ProviderHooks):
         refused = await self.budget.arefuse(request, self.provider_name) if self.budget else None
         if refused is not None:
             return self._finish(refused, request, 0, started, hooks)
-        spend = Spend()
+        spend = start_spend()
         attempt = 0
         while True:
             attempt += 1

@@ -10,23 +10,31 @@ Redis, where several worker processes share them; each key expires at the end of
 its period. Periods are calendar hours, days and months in UTC. A limit is
 checked before the call and charged after it, so calls already in flight when a
 tenant crosses the limit still finish: at concurrency N the overshoot is at most
-N calls' cost (see docs/cost-and-budgets.md).
+N calls' cost (see docs/cost-and-budgets.md). A check never waits for a remote
+store past the call's deadline (`total_timeout`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
-import re
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
+from llmport._budget_store import (
+    FOREVER,
+    PERIODS,
+    BudgetStore,
+    MemoryBudgetStore,
+    Period,
+    Window,
+    store_wait,
+    tenant_slot,
+    window_at,
+)
+from llmport._deadline import TotalTimeoutError, call_before
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 
@@ -41,113 +49,19 @@ __all__ = [
     "Period",
     "Window",
     "refusal",
+    "store_wait",
     "tenant_slot",
+    "window_at",
 ]
 
 logger = logging.getLogger(__name__)
 
-Period = Literal["hour", "day", "month"]
-_PERIODS = ("hour", "day", "month")
-_FOREVER = float("inf")
-#: Tenant ids the stores use as they are; any other id is stored by its digest.
-_PLAIN_TENANT = re.compile(r"[A-Za-z0-9_.@+=-]{0,64}")
 #: How much of a tenant id a refusal message quotes.
 _QUOTED_TENANT = 64
 
 
-def tenant_slot(tenant: str) -> str:
-    """The name a store keeps `tenant`'s counters under: short, ASCII, never a `:`.
-
-    A plain id (letters, digits, `_.@+=-`, at most 64 characters) is its own slot. Any
-    other (longer, unicode, with spaces or key separators) becomes `~` and a digest, so
-    an attacker-chosen id can neither grow a key without bound nor reach another
-    tenant's counters (`~` is never part of a plain id).
-    """
-    if _PLAIN_TENANT.fullmatch(tenant):
-        return tenant
-    digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"~{digest[:40]}"
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """One budget period: `[start, end)` in Unix seconds (`end` is inf without a period)."""
-
-    start: float
-    end: float
-
-    @property
-    def reset_text(self) -> str:
-        """When the period resets, for messages."""
-        if self.end == _FOREVER:
-            return "it never resets"
-        when = datetime.fromtimestamp(self.end, tz=timezone.utc)
-        return f"it resets at {when.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-
-
-def window_at(per: Period | None, now: float) -> Window:
-    """The calendar period (UTC) of `per` that contains `now`."""
-    if per is None:
-        return Window(0.0, _FOREVER)
-    moment = datetime.fromtimestamp(now, tz=timezone.utc)
-    if per == "hour":
-        start = moment.replace(minute=0, second=0, microsecond=0)
-        end_ts = start.timestamp() + 3600
-    elif per == "day":
-        start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-        end_ts = start.timestamp() + 86400
-    else:
-        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-        end_ts = start.replace(year=year, month=month).timestamp()
-    return Window(start.timestamp(), end_ts)
-
-
-class BudgetStore(Protocol):
-    """Where a budget's counters live."""
-
-    #: True when calls may block on the network (async callers use a worker thread).
-    remote: bool
-
-    def read(self, tenant: str, window: Window) -> tuple[float, int]:
-        """USD and tokens spent by `tenant` (a `tenant_slot`) in `window`; may raise."""
-
-    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
-        """Add spend to `tenant` in `window`, atomically; may raise when unreachable."""
-
-
-class MemoryBudgetStore:
-    """Counters in this process, one lock around them; past periods are dropped."""
-
-    remote = False
-
-    def __init__(self) -> None:
-        """Start with nothing spent."""
-        self._lock = threading.Lock()
-        self._spent: dict[str, tuple[float, float, int]] = {}  # tenant -> (start, usd, tokens)
-        self._latest = float("-inf")
-
-    def __len__(self) -> int:
-        """The number of tenants with counters kept."""
-        return len(self._spent)
-
-    def read(self, tenant: str, window: Window) -> tuple[float, int]:
-        """USD and tokens spent by `tenant` in `window`."""
-        entry = self._spent.get(tenant)  # one dict read: atomic, no lock needed
-        if entry is None or entry[0] != window.start:
-            return 0.0, 0
-        return entry[1], entry[2]
-
-    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
-        """Add spend to `tenant` in `window`."""
-        with self._lock:
-            if window.start > self._latest:  # a new period: the counters of past ones go
-                self._latest = window.start
-                self._spent = {t: e for t, e in self._spent.items() if e[0] >= window.start}
-            entry = self._spent.get(tenant)
-            if entry is None or entry[0] != window.start:
-                entry = (window.start, 0.0, 0)
-            self._spent[tenant] = (window.start, entry[1] + usd, entry[2] + tokens)
+class _NoTimeLeftError(Exception):
+    """The call's deadline came before the remote store answered (or could be asked)."""
 
 
 class Budget:
@@ -165,8 +79,8 @@ class Budget:
             every process that uses the same URL and `prefix`.
         fail_open: when Redis cannot be reached, let calls through (True) or refuse them
             with kind `budget_unavailable` (False, the default).
-        redis_timeout: seconds allowed for connecting to and each reply from Redis; keep
-            it well under the calls' timeout.
+        redis_timeout: seconds allowed for connecting to and each reply from Redis. A
+            check never waits past the call's `total_timeout` deadline either.
         redis_cooldown: seconds after a failed Redis call during which the store is not
             asked (calls fail closed or open at once), so a down or flapping Redis costs
             at most one `redis_timeout` wait per cooldown, not one per call.
@@ -205,8 +119,8 @@ class Budget:
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if value is not None and not (number and value >= 0):
                 raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
-        if per is not None and per not in _PERIODS:
-            raise ConfigurationError(f"Budget per must be one of {_PERIODS} or None, got {per!r}")
+        if per is not None and per not in PERIODS:
+            raise ConfigurationError(f"Budget per must be one of {PERIODS} or None, got {per!r}")
         if tokens is not None and not isinstance(tokens, int):
             raise ConfigurationError(f"Budget tokens must be a whole number, got {tokens!r}")
         if not key or not isinstance(key, str):
@@ -225,6 +139,7 @@ class Budget:
 
             store = RedisBudgetStore(redis_url, prefix=prefix, timeout=redis_timeout)
         self.store: BudgetStore = store if store is not None else MemoryBudgetStore()
+        self.redis_timeout = redis_timeout
         self.redis_cooldown = redis_cooldown
         self._down_until = float("-inf")
         self._down_reason = ""
@@ -271,15 +186,22 @@ class Budget:
         """USD and tokens `tenant` has spent in the current period."""
         return self.store.read(tenant_slot(tenant), self.window())
 
-    def check(self, metadata: Mapping[str, Any]) -> LLMError | None:
-        """None when the call may go ahead; otherwise why not (`budget`, `budget_unavailable`)."""
+    def check(self, metadata: Mapping[str, Any], deadline: float | None = None) -> LLMError | None:
+        """None when the call may go ahead; otherwise why not (`budget`, `budget_unavailable`).
+
+        `deadline` is the call's (`time.monotonic()` seconds): a remote store is waited on
+        until then at most, and not asked at all once it has passed; either way the
+        budget then fails closed or open as for an unreachable store.
+        """
         tenant, window = self.tenant(metadata), self.window()
         if self._store_down():
-            return self._unavailable("checked")
+            return self._unavailable("checked", f"could not be reached ({self._down_reason})")
         try:
-            usd, tokens = self.store.read(tenant_slot(tenant), window)
-        except Exception as exc:
-            return self._unavailable("checked", exc)
+            usd, tokens = self._read(tenant_slot(tenant), window, deadline)
+        except _NoTimeLeftError as exc:
+            return self._unavailable("checked", str(exc))
+        except Exception:
+            return self._unavailable("checked", f"could not be reached ({self._down_reason})")
         return self._over(tenant, window, usd, tokens)
 
     def record(self, metadata: Mapping[str, Any], usd: float, tokens: int) -> None:
@@ -289,17 +211,20 @@ class Budget:
         if usd == 0 and tokens == 0:
             return
         if self._store_down():
-            self._unavailable("charged")
+            self._unavailable("charged", f"could not be reached ({self._down_reason})")
             return
         try:
             self.store.add(tenant_slot(self.tenant(metadata)), self.window(), usd, tokens)
         except Exception as exc:
-            self._unavailable("charged", exc)
+            self._failed(exc)
+            self._unavailable("charged", f"could not be reached ({self._down_reason})")
 
-    async def acheck(self, metadata: Mapping[str, Any]) -> LLMError | None:
+    async def acheck(
+        self, metadata: Mapping[str, Any], deadline: float | None = None
+    ) -> LLMError | None:
         """`check` for async callers: a remote store is asked from a worker thread."""
         if self.store.remote:
-            return await asyncio.to_thread(self.check, metadata)
+            return await asyncio.to_thread(self.check, metadata, deadline)
         return self.check(metadata)
 
     async def arecord(self, metadata: Mapping[str, Any], usd: float, tokens: int) -> None:
@@ -313,12 +238,12 @@ class Budget:
 
     def refuse(self, request: ChatRequest, provider: str) -> LLMResponse | None:
         """The ERROR response for a call whose tenant is over budget; None when it may go."""
-        error = self.check(request.metadata)
+        error = self.check(request.metadata, request.deadline)
         return None if error is None else refusal(error, request.model, provider)
 
     async def arefuse(self, request: ChatRequest, provider: str) -> LLMResponse | None:
         """Async twin of `refuse`."""
-        error = await self.acheck(request.metadata)
+        error = await self.acheck(request.metadata, request.deadline)
         return None if error is None else refusal(error, request.model, provider)
 
     def charge(self, request: ChatRequest, spend: Spend) -> None:
@@ -339,7 +264,7 @@ class Budget:
         quoted = tenant if len(tenant) <= _QUOTED_TENANT else f"{tenant[:_QUOTED_TENANT]}..."
         who = f"tenant {quoted!r}" if tenant else f"calls without metadata[{self.key!r}]"
         period = f" per {self.per}" if self.per else " in total"
-        retry_after = None if window.end == _FOREVER else max(0.0, window.end - self.clock())
+        retry_after = None if window.end == FOREVER else max(0.0, window.end - self.clock())
         return LLMError(
             kind=ErrorKind.BUDGET,
             message=f"budget: {who} reached the limit of {limit}{period} "
@@ -351,19 +276,46 @@ class Budget:
         """Whether the store failed less than `redis_cooldown` seconds ago (not asked then)."""
         return self.clock() < self._down_until
 
-    def _unavailable(self, action: str, exc: Exception | None = None) -> LLMError | None:
-        if exc is not None:  # a fresh failure: leave the store alone for the cooldown
-            self._down_until = self.clock() + self.redis_cooldown
-            self._down_reason = type(exc).__name__
-        name = self._down_reason
+    def _read(self, slot: str, window: Window, deadline: float | None) -> tuple[float, int]:
+        """The store's counters, waited for no longer than the call's `deadline` allows."""
+        if not self.store.remote or deadline is None:
+            return self._ask(slot, window)
+        now = time.monotonic()
+        wait = store_wait(self.redis_timeout, deadline, now)
+        if wait is None:
+            return self._ask(slot, window)
+        if wait <= 0:
+            raise _NoTimeLeftError("was not asked: the call's total_timeout had run out")
+        until = min(now + wait, deadline)
+        try:  # the worker goes on alone: a failure it meets still rests the store
+            return call_before(until, None, lambda: self._ask(slot, window))
+        except TotalTimeoutError:  # the store may be fine, only slower than this call's time
+            raise _NoTimeLeftError(
+                f"did not answer within the call's remaining total_timeout ({wait:.3g} s)"
+            ) from None
+
+    def _ask(self, slot: str, window: Window) -> tuple[float, int]:
+        try:
+            return self.store.read(slot, window)
+        except Exception as exc:
+            self._failed(exc)
+            raise
+
+    def _failed(self, exc: Exception) -> None:
+        """A fresh store failure: leave the store alone for the cooldown."""
+        self._down_until = self.clock() + self.redis_cooldown
+        self._down_reason = type(exc).__name__
+
+    def _unavailable(self, action: str, why: str) -> LLMError | None:
+        """What a check (or a charge) does when the store `why` (e.g. "could not be reached")."""
         if action == "charged" or self.fail_open:
             verb = "not charged" if action == "charged" else "not checked (fail_open)"
-            logger.warning("llm budget store unreachable (%s): spend %s", name, verb)
+            logger.warning("llm budget store %s: spend %s", why, verb)
             return None
         return LLMError(
             kind=ErrorKind.BUDGET_UNAVAILABLE,
-            message=f"budget_unavailable: the budget store could not be reached ({name}); "
-            "calls are refused until it can (Budget(fail_open=True) lets them through)",
+            message=f"budget_unavailable: the budget store {why}; the call is refused "
+            "(Budget(fail_open=True) lets calls through when the store cannot answer)",
             retryable=True,
         )
 

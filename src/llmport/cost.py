@@ -10,7 +10,9 @@ override the map field by field, or price a model it lacks.
     usage (prompt, completion, cached) x Prices -> cost in USD, or None
 
 A cost is None when the price or the usage is unknown: it is never guessed as 0.
-`Spend` adds up the attempts of one call (see its docstring for the rule).
+`Spend` adds up the attempts of one call (see its docstring for the rule). A call
+that runs inside `collect_spends` (a fallback group's member) also hands its `Spend`
+to the collector, so a group is charged by the same rule as its members.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +35,15 @@ from llmport.response import LLMResponse, Usage
 if TYPE_CHECKING:
     from llmport.config import BaseLLMConfig
 
-__all__ = ["Prices", "Pricing", "Spend", "price_table", "spend_of", "table_prices"]
+__all__ = [
+    "Prices",
+    "Pricing",
+    "Spend",
+    "collect_spends",
+    "price_table",
+    "start_spend",
+    "table_prices",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +255,17 @@ class Spend:
             self.unknown = True
 
     @classmethod
+    def total(cls, spends: Iterable[Spend]) -> Spend:
+        """The spend of several calls together: their attempts, all counted by the rule."""
+        whole = cls()
+        for spend in spends:
+            whole.known_cost += spend.known_cost
+            whole.tokens += spend.tokens
+            whole.billed = whole.billed or spend.billed
+            whole.unknown = whole.unknown or spend.unknown
+        return whole
+
+    @classmethod
     def resumed(cls, cost: float | None) -> Spend:
         """A spend that continues from calls whose total was `cost` (None: unknown)."""
         spend = cls()
@@ -259,9 +282,29 @@ class Spend:
         return None if self.unknown or not self.billed else self.known_cost
 
 
-def spend_of(responses: Iterable[LLMResponse]) -> Spend:
-    """The spend of several whole calls (see `Spend.add_call`)."""
+#: The lists that each call started now hands its `Spend` to (innermost last).
+_collectors: ContextVar[tuple[list[Spend], ...]] = ContextVar("llmport_spends", default=())
+
+
+def start_spend() -> Spend:
+    """A new call's `Spend`, also added to every `collect_spends` list the call runs in."""
     spend = Spend()
-    for response in responses:
-        spend.add_call(response)
+    for spends in _collectors.get():
+        spends.append(spend)
     return spend
+
+
+@contextmanager
+def collect_spends(spends: list[Spend]) -> Iterator[None]:
+    """Add to `spends` the `Spend` of every call that starts inside this block.
+
+    Blocks nest (a group inside a group): a call's `Spend` goes to every open list.
+    The lists hold the live objects, so attempts counted after the block (a stream
+    read on) are seen too. Enter and leave the block without yielding in between: a
+    generator that held it open across a `yield` would collect its caller's calls.
+    """
+    token = _collectors.set((*_collectors.get(), spends))
+    try:
+        yield
+    finally:
+        _collectors.reset(token)

@@ -31,7 +31,7 @@ from llmport._deadline import start_deadline
 from llmport.base import BaseLLM, ChatRequest
 from llmport.budget import Budget
 from llmport.config import BaseLLMConfig
-from llmport.cost import spend_of
+from llmport.cost import Spend, collect_spends
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.hooks import LLMHooks, emit
 from llmport.options import CallOptions
@@ -83,7 +83,8 @@ class FallbackLLM(BaseLLM):
             default `DEFAULT_FALLBACK_ON`.
         hooks: observe the group call (once per call, with the answering member's
             response). Global hooks (`add_hooks`) see each member's call instead.
-        budget: caps each tenant's spend through the group (members may have their own).
+        budget: caps each tenant's spend through the group (members may have their own);
+            it is charged every attempt of every member tried, by `llmport.cost.Spend`'s rule.
 
     Raises:
         ConfigurationError: no members, a member that is not a `BaseLLM`, or an unknown kind.
@@ -142,19 +143,21 @@ class FallbackLLM(BaseLLM):
         request, started = self._begin(messages, tools, stop, response_format, options)
         refused = self.budget.refuse(request, self.provider_name) if self.budget else None
         if refused is not None:
-            return self._end(request, [refused], started)
+            return self._end(request, [refused], started, Spend())
         answers: list[LLMResponse] = []
+        spends: list[Spend] = []  # every attempt of every member tried
         for member in self.members:
-            answers.append(
-                member.chat_completions(
+            with collect_spends(spends):
+                answer = member.chat_completions(
                     messages, tools, stop, response_format, **self._share(member, request, options)
                 )
-            )
+            answers.append(answer)
             if not self._moves_on(member, answers, request):
                 break
-        response = self._end(request, answers, started)
+        spend = Spend.total(spends)
+        response = self._end(request, answers, started, spend)
         if self.budget is not None:
-            self.budget.charge(request, spend_of(answers))
+            self.budget.charge(request, spend)
         return response
 
     async def achat_completions(
@@ -169,19 +172,21 @@ class FallbackLLM(BaseLLM):
         request, started = self._begin(messages, tools, stop, response_format, options)
         refused = await self.budget.arefuse(request, self.provider_name) if self.budget else None
         if refused is not None:
-            return self._end(request, [refused], started)
+            return self._end(request, [refused], started, Spend())
         answers: list[LLMResponse] = []
+        spends: list[Spend] = []
         for member in self.members:
-            answers.append(
-                await member.achat_completions(
+            with collect_spends(spends):
+                answer = await member.achat_completions(
                     messages, tools, stop, response_format, **self._share(member, request, options)
                 )
-            )
+            answers.append(answer)
             if not self._moves_on(member, answers, request):
                 break
-        response = self._end(request, answers, started)
+        spend = Spend.total(spends)
+        response = self._end(request, answers, started, spend)
         if self.budget is not None:
-            await self.budget.acharge(request, spend_of(answers))
+            await self.budget.acharge(request, spend)
         return response
 
     def stream(
@@ -293,12 +298,15 @@ class FallbackLLM(BaseLLM):
         )
         return True
 
-    def _end(self, request: ChatRequest, answers: list[LLMResponse], started: float) -> LLMResponse:
+    def _end(
+        self, request: ChatRequest, answers: list[LLMResponse], started: float, spend: Spend
+    ) -> LLMResponse:
+        """The group's response: the last answer, with the attempts and `spend` of them all."""
         response = replace(
             answers[-1],
             attempts=sum(answer.attempts for answer in answers),
             latency_ms=(time.monotonic() - started) * 1000,
-            cost=spend_of(answers).cost,
+            cost=spend.cost,
         )
         if self.hooks:
             emit(self.hooks, "on_response" if response.ok else "on_error", self, request, response)

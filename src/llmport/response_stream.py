@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmport._deadline import aiterate_before, iterate_before, start_deadline
 from llmport._redact import StreamRedactor
-from llmport.cost import Spend
+from llmport.cost import Spend, start_spend
 from llmport.errors import ErrorKind
 from llmport.hooks import LLMHooks, emit
 from llmport.response import LLMError, LLMResponse
@@ -201,7 +201,7 @@ class ResponseStream(_StreamBase):
         if refused is not None:
             yield FinishEvent(self._refused(refused))
             return
-        spend = Spend()
+        spend = start_spend()
         unpriced: StreamAccumulator | None = None  # an attempt whose usage is not counted yet
         buffered = False
         try:
@@ -226,7 +226,7 @@ class ResponseStream(_StreamBase):
                 except Exception as exc:
                     if self._should_fall_back(exc, emitted):
                         self._log_fallback(exc)
-                        buffered = True  # the buffered call charges itself
+                        buffered, unpriced = True, None  # the buffered call charges itself
                         yield from self._buffered()
                         return
                     acc.fail(self._classify(exc))
@@ -243,10 +243,10 @@ class ResponseStream(_StreamBase):
             for event in redactor.flush():
                 yield event
             response = self._finish(acc, attempt, spend)
-        finally:  # also when the caller closes the stream early: charge what was billed
+        finally:  # also when the caller closes the stream early: count what was billed
+            if unpriced is not None:  # the usage seen so far (a group charges it too)
+                self._price(spend, unpriced)
             if not buffered and llm.budget is not None:
-                if unpriced is not None:
-                    self._price(spend, unpriced)
                 llm.budget.charge(self._request, spend)
         yield FinishEvent(response)
 
@@ -320,7 +320,7 @@ class AsyncResponseStream(_StreamBase):
         if refused is not None:
             yield FinishEvent(self._refused(refused))
             return
-        spend = Spend()
+        spend = start_spend()
         unpriced: StreamAccumulator | None = None  # an attempt whose usage is not counted yet
         buffered = False
         try:
@@ -345,7 +345,7 @@ class AsyncResponseStream(_StreamBase):
                 except Exception as exc:
                     if self._should_fall_back(exc, emitted):
                         self._log_fallback(exc)
-                        buffered = True  # the buffered call charges itself
+                        buffered, unpriced = True, None  # the buffered call charges itself
                         request = replace(self._request, stream=False)
                         response = await llm._arun(request, self._hooks)
                         self._response = response
@@ -366,9 +366,9 @@ class AsyncResponseStream(_StreamBase):
             for event in redactor.flush():
                 yield event
             response = self._finish(acc, attempt, spend)
-        finally:  # also when the caller closes the stream early: charge what was billed
+        finally:  # also when the caller closes the stream early: count what was billed
+            if unpriced is not None:  # the usage seen so far (a group charges it too)
+                self._price(spend, unpriced)
             if not buffered and llm.budget is not None:
-                if unpriced is not None:
-                    self._price(spend, unpriced)
                 await llm.budget.acharge(self._request, spend)
         yield FinishEvent(response)

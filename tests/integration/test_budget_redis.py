@@ -170,6 +170,34 @@ def test_an_unreachable_redis_lets_calls_through_when_failing_open(silent_port: 
     assert llm.chat_completions(USER).ok
 
 
+def test_a_hung_redis_is_given_up_on_at_the_calls_deadline(silent_port: int) -> None:
+    # Redis's own timeout is far longer than the call's: the call's deadline must end the wait.
+    url = f"redis://127.0.0.1:{silent_port}"
+    llm = FakeLLM(budget=Budget(usd=1, redis_url=url, redis_timeout=30), total_timeout=0.2)
+    response = llm.chat_completions(USER)
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.BUDGET_UNAVAILABLE
+    assert "remaining total_timeout" in response.error.message
+    assert llm.call_count == 0
+
+
+async def test_an_async_call_gives_up_on_a_hung_redis_at_its_deadline(silent_port: int) -> None:
+    url = f"redis://127.0.0.1:{silent_port}"
+    llm = FakeLLM(budget=Budget(usd=1, redis_url=url, redis_timeout=30), total_timeout=0.2)
+    response = await llm.achat_completions(USER)
+    assert response.error is not None
+    assert "remaining total_timeout" in response.error.message
+
+
+def test_a_live_redis_answers_a_call_with_little_time_left(
+    redis_client: Any, redis_port: int
+) -> None:
+    budget = Budget(usd=1, redis_url=redis_url(redis_port), redis_timeout=5)
+    llm = FakeLLM(budget=budget, total_timeout=5, **PRICED)  # within 2 x redis_timeout
+    assert llm.chat_completions(USER).ok
+    assert budget.spent() == (CALL_COST, 15)
+
+
 async def test_an_unreachable_redis_does_not_block_the_event_loop(silent_port: int) -> None:
     url = f"redis://127.0.0.1:{silent_port}"
     llm = FakeLLM(budget=Budget(usd=1, redis_url=url, redis_timeout=0.05))

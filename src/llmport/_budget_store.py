@@ -1,0 +1,143 @@
+"""Where a budget's counters live, and the calendar periods they count in.
+
+    BudgetStore            read / add a tenant's spend in a period (may raise)
+      MemoryBudgetStore    this process, one lock
+      RedisBudgetStore     shared by processes (`llmport._budget_redis`)
+
+A tenant is stored under `tenant_slot(tenant)`, a period is a `Window`, and
+`store_wait` says how long a call may wait for a remote store before its deadline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Literal, Protocol
+
+__all__ = [
+    "BudgetStore",
+    "MemoryBudgetStore",
+    "Period",
+    "Window",
+    "store_wait",
+    "tenant_slot",
+    "window_at",
+]
+
+Period = Literal["hour", "day", "month"]
+PERIODS = ("hour", "day", "month")
+FOREVER = float("inf")
+#: Tenant ids the stores use as they are; any other id is stored by its digest.
+_PLAIN_TENANT = re.compile(r"[A-Za-z0-9_.@+=-]{0,64}")
+
+
+def tenant_slot(tenant: str) -> str:
+    """The name a store keeps `tenant`'s counters under: short, ASCII, never a `:`.
+
+    A plain id (letters, digits, `_.@+=-`, at most 64 characters) is its own slot. Any
+    other (longer, unicode, with spaces or key separators) becomes `~` and a digest, so
+    an attacker-chosen id can neither grow a key without bound nor reach another
+    tenant's counters (`~` is never part of a plain id).
+    """
+    if _PLAIN_TENANT.fullmatch(tenant):
+        return tenant
+    digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"~{digest[:40]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One budget period: `[start, end)` in Unix seconds (`end` is inf without a period)."""
+
+    start: float
+    end: float
+
+    @property
+    def reset_text(self) -> str:
+        """When the period resets, for messages."""
+        if self.end == FOREVER:
+            return "it never resets"
+        when = datetime.fromtimestamp(self.end, tz=timezone.utc)
+        return f"it resets at {when.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def window_at(per: Period | None, now: float) -> Window:
+    """The calendar period (UTC) of `per` that contains `now`."""
+    if per is None:
+        return Window(0.0, FOREVER)
+    moment = datetime.fromtimestamp(now, tz=timezone.utc)
+    if per == "hour":
+        start = moment.replace(minute=0, second=0, microsecond=0)
+        end_ts = start.timestamp() + 3600
+    elif per == "day":
+        start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        end_ts = start.timestamp() + 86400
+    else:
+        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+        end_ts = start.replace(year=year, month=month).timestamp()
+    return Window(start.timestamp(), end_ts)
+
+
+class BudgetStore(Protocol):
+    """Where a budget's counters live."""
+
+    #: True when calls may block on the network (async callers use a worker thread).
+    remote: bool
+
+    def read(self, tenant: str, window: Window) -> tuple[float, int]:
+        """USD and tokens spent by `tenant` (a `tenant_slot`) in `window`; may raise."""
+
+    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
+        """Add spend to `tenant` in `window`, atomically; may raise when unreachable."""
+
+
+class MemoryBudgetStore:
+    """Counters in this process, one lock around them; past periods are dropped."""
+
+    remote = False
+
+    def __init__(self) -> None:
+        """Start with nothing spent."""
+        self._lock = threading.Lock()
+        self._spent: dict[str, tuple[float, float, int]] = {}  # tenant -> (start, usd, tokens)
+        self._latest = float("-inf")
+
+    def __len__(self) -> int:
+        """The number of tenants with counters kept."""
+        return len(self._spent)
+
+    def read(self, tenant: str, window: Window) -> tuple[float, int]:
+        """USD and tokens spent by `tenant` in `window`."""
+        entry = self._spent.get(tenant)  # one dict read: atomic, no lock needed
+        if entry is None or entry[0] != window.start:
+            return 0.0, 0
+        return entry[1], entry[2]
+
+    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
+        """Add spend to `tenant` in `window`."""
+        with self._lock:
+            if window.start > self._latest:  # a new period: the counters of past ones go
+                self._latest = window.start
+                self._spent = {t: e for t, e in self._spent.items() if e[0] >= window.start}
+            entry = self._spent.get(tenant)
+            if entry is None or entry[0] != window.start:
+                entry = (window.start, 0.0, 0)
+            self._spent[tenant] = (window.start, entry[1] + usd, entry[2] + tokens)
+
+
+def store_wait(timeout: float, deadline: float, now: float) -> float | None:
+    """How long a call due at `deadline` may wait for a remote store (monotonic seconds).
+
+    The store's sockets give up after `timeout` per connect and per reply, so at worst
+    after 2 x `timeout`. When that ends before the deadline, the answer is None: no
+    other bound is needed. Otherwise it is `min(timeout, deadline - now)`, and 0 once
+    the deadline has passed (the store is not asked).
+    """
+    left = deadline - now
+    if left >= 2 * timeout:
+        return None
+    return max(min(timeout, left), 0.0)

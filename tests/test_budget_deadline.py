@@ -1,0 +1,167 @@
+"""A remote budget store is never waited on past the call's deadline (`total_timeout`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import llmport._deadline
+import llmport.budget
+from llmport import Budget, ErrorKind, LLMResponse
+from llmport.base import ChatRequest
+from llmport.budget import Window, store_wait
+from llmport.testing import FakeLLM
+
+USER = [{"role": "user", "content": "hi"}]
+#: How long a blocked store holds a read at most, so a broken test cannot hang the suite.
+SAFETY = 10.0
+
+
+class RemoteStore:
+    """A remote store whose reads wait for `release` (a hung Redis until it is set)."""
+
+    remote = True
+
+    def __init__(self, *, blocked: bool = False) -> None:
+        self.release = threading.Event()
+        if not blocked:
+            self.release.set()
+        self.reads = 0
+        self.answered = 0
+
+    def read(self, tenant: str, window: Window) -> tuple[float, int]:
+        self.reads += 1
+        self.release.wait(SAFETY)
+        self.answered += 1
+        return 0.0, 0
+
+    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
+        pass
+
+
+@pytest.fixture
+def hung() -> Iterator[RemoteStore]:
+    store = RemoteStore(blocked=True)
+    yield store
+    store.release.set()
+
+
+def request_due_in(seconds: float) -> ChatRequest:
+    """A request whose deadline is `seconds` from now (negative: already passed)."""
+    request = FakeLLM().build_request(USER)
+    return replace(request, total_timeout=1.0, deadline=time.monotonic() + seconds)
+
+
+def refused_kind(response: LLMResponse | None) -> ErrorKind | None:
+    return None if response is None or response.error is None else response.error.kind
+
+
+@given(
+    timeout=st.floats(0, 5),
+    now=st.floats(0, 1e6),
+    left=st.floats(-10, 10),
+)
+def test_the_wait_for_a_store_never_passes_the_deadline_or_the_timeout(
+    timeout: float, now: float, left: float
+) -> None:
+    deadline = now + left
+    left = deadline - now  # what the store sees, rounding included
+    wait = store_wait(timeout, deadline, now)
+    if wait is None:  # the sockets' own timeouts (a connect and a reply) end in time
+        assert 2 * timeout <= left
+    else:
+        assert 0 <= wait <= timeout
+        assert wait <= max(left, 0)
+
+
+def test_a_call_with_no_time_left_is_refused_without_asking_the_store() -> None:
+    store = RemoteStore()
+    budget = Budget(usd=1, store=store)
+    kind = refused_kind(budget.refuse(request_due_in(-0.5), "fake"))
+    assert kind is ErrorKind.BUDGET_UNAVAILABLE
+    assert store.reads == 0
+
+
+def test_a_call_with_no_time_left_goes_ahead_unchecked_when_failing_open() -> None:
+    store = RemoteStore()
+    budget = Budget(usd=1, store=store, fail_open=True)
+    assert budget.refuse(request_due_in(-0.5), "fake") is None
+    assert store.reads == 0
+
+
+async def test_an_async_call_with_no_time_left_is_refused_without_asking_the_store() -> None:
+    store = RemoteStore()
+    budget = Budget(usd=1, store=store)
+    kind = refused_kind(await budget.arefuse(request_due_in(-0.5), "fake"))
+    assert kind is ErrorKind.BUDGET_UNAVAILABLE
+    assert store.reads == 0
+
+
+def test_the_store_is_waited_on_only_until_a_near_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waited_until: list[float] = []
+    real_call_before = llmport._deadline.call_before
+
+    def call_before(deadline: float, total: float | None, function: Callable[[], Any]) -> Any:
+        waited_until.append(deadline)
+        return real_call_before(deadline, total, function)
+
+    monkeypatch.setattr(llmport.budget, "call_before", call_before)
+    request = request_due_in(0.05)
+    assert Budget(usd=1, store=RemoteStore(), redis_timeout=0.25).refuse(request, "x") is None
+    assert request.deadline is not None
+    [until] = waited_until
+    assert request.deadline - 1e-6 <= until <= request.deadline
+
+
+def test_a_store_is_asked_directly_when_its_timeouts_end_before_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def call_before(deadline: float, total: float | None, function: Callable[[], Any]) -> Any:
+        raise AssertionError("no worker thread is needed")
+
+    monkeypatch.setattr(llmport.budget, "call_before", call_before)
+    store = RemoteStore()
+    assert Budget(usd=1, store=store, redis_timeout=0.25).refuse(request_due_in(60), "x") is None
+    assert store.reads == 1
+
+
+def test_a_hung_store_is_given_up_on_at_the_calls_deadline(hung: RemoteStore) -> None:
+    llm = FakeLLM(budget=Budget(usd=1, store=hung, redis_timeout=SAFETY), total_timeout=0.05)
+    response = llm.chat_completions(USER)
+    assert hung.answered == 0  # the store was still hung when the call came back
+    assert refused_kind(response) is ErrorKind.BUDGET_UNAVAILABLE
+    assert response.error is not None
+    assert "total_timeout" in response.error.message
+    assert llm.call_count == 0
+
+
+async def test_an_async_call_gives_up_on_a_hung_store_at_its_deadline(hung: RemoteStore) -> None:
+    llm = FakeLLM(budget=Budget(usd=1, store=hung, redis_timeout=SAFETY), total_timeout=0.05)
+    response = await llm.achat_completions(USER)
+    assert hung.answered == 0
+    assert refused_kind(response) is ErrorKind.BUDGET_UNAVAILABLE
+
+
+def test_a_hung_store_lets_the_call_through_at_its_deadline_when_failing_open(
+    hung: RemoteStore,
+) -> None:
+    budget = Budget(usd=1, store=hung, redis_timeout=SAFETY, fail_open=True)
+    assert budget.refuse(request_due_in(0.05), "fake") is None
+    assert hung.answered == 0
+
+
+def test_a_check_cut_short_by_the_deadline_does_not_rest_the_store(hung: RemoteStore) -> None:
+    budget = Budget(usd=1, store=hung, redis_timeout=SAFETY, redis_cooldown=3600)
+    assert refused_kind(budget.refuse(request_due_in(0.01), "x")) is ErrorKind.BUDGET_UNAVAILABLE
+    hung.release.set()  # the store was slow for that call only
+    assert budget.refuse(request_due_in(SAFETY * 3), "x") is None
+    assert hung.reads == 2

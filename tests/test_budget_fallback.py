@@ -1,0 +1,216 @@
+"""A fallback group's budget: charged what every member spent, by the single provider's rule."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+
+from llmport import Budget, ErrorKind, FallbackLLM, LLMResponse, RetryPolicy, Usage
+from llmport.base import BaseLLM
+from llmport.streaming import StreamEvent, TextDelta, UsageEvent
+from llmport.testing import FakeLLM, FunctionLLM, ScriptItem
+
+USER = [{"role": "user", "content": "hi"}]
+PRICED: dict[str, Any] = {"input_cost_per_token": 1e-3, "output_cost_per_token": 2e-3}
+#: FakeLLM's default usage (10 prompt, 5 completion tokens) at PRICED prices.
+ANSWER = (10 * 1e-3 + 5 * 2e-3, 15)
+#: An attempt the provider billed (it reported usage) but that failed: kind bad_response.
+BILLED_FAILURE = {"choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 0}}
+BILLED = (100 * 1e-3, 100)
+RETRY = RetryPolicy(
+    retry_on=frozenset({ErrorKind.BAD_RESPONSE}), max_attempts=3, initial_backoff=0, jitter=False
+)
+
+
+def scripted(*items: ScriptItem, **settings: Any) -> FunctionLLM:
+    """A member that answers `items` in turn; it cannot stream, so a stream is a buffered call."""
+    script: Iterator[ScriptItem] = iter(items)
+    return FunctionLLM(lambda request: next(script), retry=RETRY, **{**PRICED, **settings})
+
+
+def drain(stream: Iterable[StreamEvent]) -> None:
+    for _ in stream:
+        pass
+
+
+def call_sync(group: BaseLLM) -> LLMResponse:
+    return group.chat_completions(USER)
+
+
+def call_async(group: BaseLLM) -> LLMResponse:
+    return asyncio.run(group.achat_completions(USER))
+
+
+def call_stream(group: BaseLLM) -> LLMResponse:
+    with group.stream(USER) as stream:
+        return stream.response
+
+
+def call_astream(group: BaseLLM) -> LLMResponse:
+    async def run() -> LLMResponse:
+        async with group.astream(USER) as stream:
+            return await stream.get_response()
+
+    return asyncio.run(run())
+
+
+PATHS: dict[str, Callable[[BaseLLM], LLMResponse]] = {
+    "sync": call_sync,
+    "async": call_async,
+    "stream": call_stream,
+    "astream": call_astream,
+}
+paths = pytest.mark.parametrize("call", PATHS.values(), ids=PATHS.keys())
+
+
+def total(*spends: tuple[float, int]) -> tuple[float, int]:
+    return sum(usd for usd, _ in spends), sum(tokens for _, tokens in spends)
+
+
+@paths
+def test_a_group_budget_is_charged_every_retried_attempt(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    budget = Budget(usd=10)
+    group = FallbackLLM([scripted(BILLED_FAILURE, "ok")], budget=budget)
+    assert call(group).ok
+    assert budget.spent() == pytest.approx(total(BILLED, ANSWER))
+
+
+@paths
+def test_a_group_budget_is_charged_every_attempt_of_every_member_tried(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    budget = Budget(usd=10)
+    first = scripted(BILLED_FAILURE, BILLED_FAILURE, ErrorKind.SERVER)
+    group = FallbackLLM([first, scripted("ok")], budget=budget)
+    assert call(group).ok
+    assert budget.spent() == pytest.approx(total(BILLED, BILLED, ANSWER))
+
+
+@paths
+def test_a_group_budget_charges_the_known_part_of_a_cost_that_is_unknown(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    # The answer carries no usage, so the call's cost is None; the billed retry is known.
+    budget = Budget(usd=10)
+    member = scripted(BILLED_FAILURE, "ok", usage=None)
+    response = call(FallbackLLM([member], budget=budget))
+    assert response.cost is None
+    assert budget.spent() == pytest.approx(BILLED)
+
+
+@paths
+def test_a_group_budget_charges_like_the_members_own_budget(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    own, group_budget = Budget(usd=10), Budget(usd=10)
+    member = scripted(BILLED_FAILURE, BILLED_FAILURE, "ok", budget=own)
+    call(FallbackLLM([member], budget=group_budget))
+    assert group_budget.spent() == pytest.approx(own.spent())
+
+
+@paths
+def test_a_nested_group_charges_the_outer_budget_every_attempt(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    inner_budget, outer_budget = Budget(usd=10), Budget(usd=10)
+    inner = FallbackLLM([scripted(BILLED_FAILURE, ErrorKind.SERVER)], budget=inner_budget)
+    outer = FallbackLLM([inner, scripted("ok")], budget=outer_budget)
+    assert call(outer).ok
+    assert inner_budget.spent() == pytest.approx(BILLED)
+    assert outer_budget.spent() == pytest.approx(total(BILLED, ANSWER))
+
+
+@paths
+def test_the_group_cost_still_sums_every_member_tried(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    group = FallbackLLM([scripted(BILLED_FAILURE, ErrorKind.SERVER), scripted("ok")])
+    assert call(group).cost == pytest.approx(total(BILLED, ANSWER)[0])
+
+
+def test_spend_of_calls_outside_a_group_call_is_not_charged_to_the_group() -> None:
+    budget = Budget(usd=10)
+    member = FakeLLM(**PRICED)
+    group = FallbackLLM([member], budget=budget)
+    with group.stream(USER) as stream:
+        next(iter(stream))
+        member.chat_completions(USER)  # the caller's own call, between two events
+        drain(stream)
+    assert budget.spent() == pytest.approx(ANSWER)
+
+
+# --- streams the caller closes early --------------------------------------------------------
+
+
+def test_a_group_stream_closed_after_the_usage_arrived_is_charged() -> None:
+    budget = Budget(usd=10)
+    with FallbackLLM([FakeLLM(**PRICED)], budget=budget).stream(USER) as stream:
+        for event in stream:
+            if isinstance(event, UsageEvent):
+                break
+    assert budget.spent() == pytest.approx(ANSWER)
+
+
+async def test_an_async_group_stream_closed_after_the_usage_arrived_is_charged() -> None:
+    budget = Budget(usd=10)
+    async with FallbackLLM([FakeLLM(**PRICED)], budget=budget).astream(USER) as stream:
+        async for event in stream:
+            if isinstance(event, UsageEvent):
+                break
+    assert budget.spent() == pytest.approx(ANSWER)
+
+
+def test_a_group_stream_closed_early_is_charged_what_failed_members_spent() -> None:
+    budget = Budget(usd=10)
+    failing = scripted(BILLED_FAILURE, ErrorKind.SERVER)
+    group = FallbackLLM([failing, FakeLLM(**PRICED)], budget=budget)
+    with group.stream(USER) as stream:
+        for event in stream:
+            assert isinstance(event, TextDelta)
+            break
+    assert budget.spent() == pytest.approx(BILLED)  # the answer's usage had not arrived
+
+
+async def test_an_async_group_stream_closed_early_is_charged_what_failed_members_spent() -> None:
+    budget = Budget(usd=10)
+    failing = scripted(BILLED_FAILURE, ErrorKind.SERVER)
+    group = FallbackLLM([failing, FakeLLM(**PRICED)], budget=budget)
+    async with group.astream(USER) as stream:
+        async for event in stream:
+            assert isinstance(event, TextDelta)
+            break
+    assert budget.spent() == pytest.approx(BILLED)
+
+
+def test_a_group_stream_closed_before_any_usage_charges_nothing() -> None:
+    budget = Budget(usd=10)
+    with FallbackLLM([FakeLLM(**PRICED)], budget=budget).stream(USER) as stream:
+        for _ in stream:
+            break
+    assert budget.spent() == (0.0, 0)
+
+
+def test_a_group_stream_that_was_never_read_charges_nothing() -> None:
+    budget = Budget(usd=10)
+    member = FakeLLM(**PRICED)
+    with FallbackLLM([member], budget=budget).stream(USER):
+        pass
+    assert member.call_count == 0
+    assert budget.spent() == (0.0, 0)
+
+
+def test_a_group_stream_closed_early_charges_the_members_usage_as_its_own_budget_does() -> None:
+    own, group_budget = Budget(usd=10), Budget(usd=10)
+    usage = Usage(prompt_tokens=7, completion_tokens=3, total_tokens=10)
+    member = FakeLLM(["a b c"], usage=usage, budget=own, **PRICED)
+    with FallbackLLM([member], budget=group_budget).stream(USER) as stream:
+        for event in stream:
+            if isinstance(event, UsageEvent):
+                break
+    assert own.spent() == pytest.approx((7e-3 + 6e-3, 10))
+    assert group_budget.spent() == pytest.approx(own.spent())
