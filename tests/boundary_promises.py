@@ -113,6 +113,9 @@ def call_problems(behaviour: Behaviour, outcome: Outcome) -> list[str]:
         problems.append(f"{where}: the key leaks into {leaks}")
     if any(key in text for text in joined_deltas(outcome.events)):
         problems.append(f"{where}: the key leaks across stream deltas")
+    half = key[: len(key) // 2]  # a key cut short (a stream stopped inside its echo)
+    if any(half in text for text in [*strings_in(visible), *joined_deltas(outcome.events)]):
+        problems.append(f"{where}: the first half of the key is shown")
     rendered = judged(behaviour, outcome)
     if response.ok and not rendered.may_succeed:
         problems.append(f"{where}: SUCCESS for an answer not delivered whole")
@@ -208,6 +211,12 @@ def _unkeyed(value: Any) -> Any:
     if isinstance(value, str):
         for key in CANARIES:
             value = value.replace(key, "<KEY>")
+        # A stream stopped inside an echoed key shows its first (up to 3) characters,
+        # which differ between providers given different keys; from 4 they are masked.
+        for key in CANARIES:
+            for size in (3, 2, 1):
+                if value.endswith(key[:size]):
+                    return value[:-size] + "<KEY-START>"
         return value
     if isinstance(value, (list, tuple)):
         return [_unkeyed(v) for v in value]

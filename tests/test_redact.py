@@ -53,7 +53,32 @@ def test_split_fragments_join_to_the_redacted_whole(
     seen += redactor.flush()
     texts = [event.text for event in seen if isinstance(event, TextDelta)]
     assert all(SECRET not in text for text in texts)
-    assert "".join(texts) == (before + SECRET + after).replace(SECRET, MASK)
+    assert "".join(texts) == redact_secrets(whole, [SECRET])
+    assert MASK in redact_secrets(whole, [SECRET])
+
+
+@given(
+    before=st.text(max_size=20),
+    stop=st.integers(min_value=1, max_value=len(SECRET) - 1),
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=6),
+)
+def test_a_stream_that_stops_inside_a_secret_shows_at_most_three_of_its_characters(
+    before: str, stop: int, cuts: list[int]
+) -> None:
+    whole = before + SECRET[:stop]
+    points = sorted({min(cut, len(whole)) for cut in cuts} | {0, len(whole)})
+    redactor = StreamRedactor([SECRET])
+    seen = []
+    for a, b in itertools.pairwise(points):
+        seen += redactor.events([TextDelta(whole[a:b])])
+    seen += redactor.flush()
+    joined = "".join(event.text for event in seen if isinstance(event, TextDelta))
+    assert joined == redact_secrets(whole, [SECRET])
+    if stop >= 4:
+        assert joined.endswith(MASK)
+        assert SECRET[:4] not in joined.removesuffix(MASK)[len(before) :]
+    else:
+        assert joined == whole
 
 
 def test_tool_call_arguments_split_across_fragments_are_masked() -> None:

@@ -22,8 +22,9 @@ __all__ = ["MASK", "StreamRedactor", "redact_secrets"]
 MASK = "[REDACTED]"
 #: What a shortened message ends with (`llmport.redaction.summarise_body`).
 ELLIPSIS = "…"
-#: The start of a secret at the end of a shortened message is masked from this length;
-#: fewer characters say nothing about the secret and could be ordinary text.
+#: The start of a secret at the end of a text (a shortened message, a stream that stopped
+#: in the middle of an echoed secret) is masked from this length; fewer characters say
+#: nothing about the secret and could be ordinary text.
 _SHORTEST_SHOWN_START = 4
 #: Fields that keep what the provider sent (`LLMResponse.raw`).
 _KEPT_AS_SENT = frozenset({"raw"})
@@ -97,7 +98,12 @@ def _only_numbers(annotation: Any) -> bool:
     return set(annotation.replace(" ", "").split("|")) <= {"int", "float", "bool", "None"}
 
 
-def _mask(text: str, secrets: Sequence[str]) -> str:
+def _mask(text: str, secrets: Sequence[str], *, ended: bool = True) -> str:
+    """`text` with each secret masked; with `ended`, also a secret's start at its end.
+
+    A stream fragment is not `ended`: its end may go on in the next fragment, which is
+    `StreamRedactor`'s to hold back and judge.
+    """
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
@@ -108,6 +114,10 @@ def _mask(text: str, secrets: Sequence[str]) -> str:
             text = text[: end - cut] + MASK + text[end:]
             end += len(MASK) - cut
         end = text.find(ELLIPSIS, end + 1)
+    if ended:  # the text stops here: a secret's start is all of the secret it will show
+        cut = _held_tail(text, secrets)
+        if cut >= _SHORTEST_SHOWN_START:
+            text = text[:-cut] + MASK
     return text
 
 
@@ -184,7 +194,7 @@ class StreamRedactor:
         return out
 
     def _pass(self, channel: tuple[str, int], fragment: str) -> str:
-        text = _mask(self._held.pop(channel, "") + fragment, self._secrets)
+        text = _mask(self._held.pop(channel, "") + fragment, self._secrets, ended=False)
         keep = _held_tail(text, self._secrets)
         if keep:
             self._held[channel] = text[-keep:]
