@@ -189,7 +189,7 @@ def signature(response: LLMResponse) -> dict[str, Any]:
     Each provider was given its own key, so a key that leaks shows as `<KEY>` here (the
     leak itself is reported on its own).
     """
-    fields = {
+    fields: dict[str, Any] = {
         "status": response.status.value,
         "kind": response.error.kind.value if response.error else None,
         "content": response.content,
