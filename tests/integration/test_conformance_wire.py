@@ -345,6 +345,33 @@ def test_a_200_object_without_a_choices_list_is_bad_response_and_not_retried(
     assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
 
 
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ({"message": "too long", "code": "context_length_exceeded"}, ErrorKind.CONTEXT_LENGTH),
+        (
+            {"message": "", "type": None, "code": "context_length_exceeded"},
+            ErrorKind.CONTEXT_LENGTH,
+        ),
+        ({"message": "slow down", "code": "429"}, ErrorKind.RATE_LIMIT),
+        ({"message": "slow down", "code": 429}, ErrorKind.RATE_LIMIT),
+        ({"message": "odd", "code": "no_such_code"}, ErrorKind.SERVER),
+    ],
+    ids=["named-code", "code-only", "digit-string", "integer", "unknown-code"],
+)
+def test_an_error_object_in_a_200_is_named_by_its_code_and_keeps_its_message(
+    make: Make, buffered: Call, error: dict[str, Any], kind: ErrorKind
+) -> None:
+    with raw_server(http_answer(json.dumps({"error": error}).encode())) as server:
+        response = buffered(make(server))
+    assert response.error is not None
+    assert response.error.kind is kind
+    assert (
+        response.error.message
+        == f"{kind.value}: {error['message'] or 'provider returned an error'}"
+    )
+
+
 def test_an_error_object_without_message_or_code_keeps_its_type_on_the_direct_path(
     buffered: Call,
 ) -> None:

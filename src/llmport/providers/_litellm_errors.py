@@ -68,6 +68,21 @@ def _stream_error_event(exc: BaseException) -> Mapping[str, Any] | None:
     return None
 
 
+def _error_object(exc: BaseException) -> dict[str, Any] | None:
+    """The `{"error": ...}` object of a 200 answer, as far as litellm keeps it.
+
+    litellm raises it as a bare `Exception` with the object's code where the HTTP status
+    goes (`status_code="context_length_exceeded"`, or 429) and its text as `message`, then
+    wraps that in exceptions of its own whose messages are only prefixes.
+    """
+    for link in _chain(exc):
+        code = getattr(link, "status_code", None)
+        if type(link) is Exception and isinstance(code, (str, int)) and code != "":
+            message = getattr(link, "message", None)
+            return {"code": code, "message": message if isinstance(message, str) else ""}
+    return None
+
+
 def _missing_key_message(model: str) -> str:
     environment = "the backend's key variable"
     litellm = sys.modules.get("litellm")  # imported: it raised the exception
@@ -128,6 +143,9 @@ def classify_litellm(exc: BaseException, model: str) -> LLMError | None:
     event = _stream_error_event(exc)
     if event is not None:
         return error_from_payload(event)
+    error = _error_object(exc)
+    if error is not None:  # the code names the kind, as on the direct path
+        return error_from_payload(error)
     text = " ".join(str(link) for link in _chain(exc))
     if _MISSING_KEY.search(text):
         provider, name = getattr(exc, "llm_provider", None), getattr(exc, "model", None)
