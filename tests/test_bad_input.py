@@ -68,12 +68,12 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], str]] = {
         r"tools\[0\] cannot be sent as JSON: NaN and Infinity",
     ),
     "set-as-extra-parameter": (
-        {"messages": USER, "extra_params": {"logit_bias": {1, 2}}},
-        r"params\['logit_bias'\] cannot be sent as JSON: Object of type set",
+        {"messages": USER, "extra_params": {"top_k": {1, 2}}},
+        r"params\['top_k'\] cannot be sent as JSON: Object of type set",
     ),
     "object-as-extra-parameter": (
-        {"messages": USER, "extra_params": {"user": Opaque()}},
-        r"params\['user'\] cannot be sent as JSON: Object of type Opaque",
+        {"messages": USER, "extra_params": {"top_k": Opaque()}},
+        r"params\['top_k'\] cannot be sent as JSON: Object of type Opaque",
     ),
     "object-in-a-message": (
         {"messages": [{"role": "user", "content": [{"type": "text", "text": Opaque()}]}]},

@@ -150,6 +150,36 @@ def test_an_option_of_the_wrong_type_raises_before_io(option: str, value: Any) -
     assert llm.call_count == 0
 
 
+#: What llmport writes into every request itself; no escape hatch may replace it.
+REQUEST_FIELDS = ["messages", "tools", "stop", "response_format", "stream", "stream_options"]
+
+
+@given(st.sampled_from(sorted(OPTION_NAMES | set(REQUEST_FIELDS))), st.sampled_from(ENTRIES))
+def test_extra_params_cannot_replace_an_option_or_a_request_field(name: str, entry: str) -> None:
+    llm = FakeLLM()
+    with pytest.raises(TypeError, match=re.escape(f"extra_params[{name!r}]")):
+        call_through(entry, llm, extra_params={name: 5})
+    assert llm.call_count == 0
+
+
+@pytest.mark.parametrize("name", ["messages", "model", "stream", "tools", "temperature"])
+def test_extra_body_cannot_replace_what_llmport_sends(name: str) -> None:
+    llm = FakeLLM()
+    with pytest.raises(TypeError, match=re.escape(f"extra_body[{name!r}]")):
+        llm.chat_completions(USER, extra_body={name: []})
+    assert llm.call_count == 0
+
+
+def test_a_collision_reaches_no_server(gateway: LocalGateway) -> None:
+    gateway.clear()
+    with OpenAICompatible(base_url=gateway.base_url, chat_model="fixed") as llm:
+        with pytest.raises(TypeError, match=re.escape("pass temperature=...")):
+            llm.chat_completions(USER, extra_params={"temperature": 5})
+        with pytest.raises(TypeError, match="messages"):
+            llm.stream(USER, extra_body={"messages": []})
+    assert gateway.requests == []
+
+
 def test_options_become_request_fields_and_params() -> None:
     llm = FakeLLM(extra_params={"top_k": 10, "safe_mode": True})
     llm.chat_completions(USER, **SAMPLE)
