@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
+from llmport._env_file import read_env_file
 from llmport._validation import MAX_TIMEOUT, check_header_value
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
@@ -211,7 +212,10 @@ class BaseLLMConfig(BaseSettings):
             )
         try:
             # `_env_file` is a pydantic-settings argument, not a field (hidden from mypy).
-            sources: dict[str, Any] = {"_env_file": env_file} if env_file else {}
+            sources: dict[str, Any] = {}
+            if env_file:
+                read_env_file(env_file)  # a missing or binary file is named, not ignored
+                sources["_env_file"] = env_file
             config = cls(**overrides, **sources)
         except ValidationError as exc:
             problems = "; ".join(

@@ -123,7 +123,6 @@ def _environment(env_file: EnvFile) -> Mapping[str, str]:
     """`os.environ`, over the variables of `env_file` when one is given."""
     if not env_file:
         return os.environ
-    from dotenv import dotenv_values
+    from llmport._env_file import read_env_file
 
-    from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-    return {**from_file, **os.environ}
+    return {**read_env_file(env_file), **os.environ}
