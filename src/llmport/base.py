@@ -35,7 +35,7 @@ from llmport._validation import (
 from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, header_secrets
 from llmport.cost import Pricing, Spend, start_spend
-from llmport.errors import ConfigurationError, classify
+from llmport.errors import ConfigurationError
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.options import CallOptions, check_call_options
 from llmport.provider_hooks import ProviderHooks
@@ -355,7 +355,13 @@ class BaseLLM(ProviderHooks):
         self, payload: Any, request: ChatRequest, attempt: int, began: float
     ) -> LLMResponse:
         try:
-            response = self._parse(payload, request)
+            parsed: object = self._parse(payload, request)
+            if not isinstance(parsed, LLMResponse):  # a bad_response, like a _parse that raises
+                kind = type(parsed).__name__
+                raise ValueError(
+                    f"{type(self).__name__}._parse returned {kind}, not an LLMResponse"
+                )
+            response = parsed
         except Exception as exc:  # a custom _parse that raises still yields a response
             return self._failure(exc, request, attempt, began)
         response = self._redact(response, request)
@@ -366,10 +372,7 @@ class BaseLLM(ProviderHooks):
     def _failure(
         self, exc: Exception, request: ChatRequest, attempt: int, began: float
     ) -> LLMResponse:
-        try:
-            error = self._classify(exc)
-        except Exception:  # classification must not be the thing that crashes a call
-            error = classify(exc, secrets=self._secrets_for(request))
+        error = self._checked_classify(exc, self._secrets_for(request))
         response = LLMResponse(
             status=LLMResponseStatus.ERROR,
             finish_reason="error",

@@ -112,3 +112,22 @@ class ProviderHooks(abc.ABC):
         and fall back to `super()._classify(exc)` for the rest.
         """
         return classify(exc, secrets=self._secrets)
+
+    # --- the hooks as the template method calls them --------------------------------------------
+
+    def _checked_parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
+        """`_parse`, where a result that is not an `LLMResponse` raises like a failed parse."""
+        parsed: object = self._parse(payload, request)
+        if not isinstance(parsed, LLMResponse):  # a bad_response for the caller
+            kind = type(parsed).__name__
+            raise ValueError(f"{type(self).__name__}._parse returned {kind}, not an LLMResponse")
+        return parsed
+
+    def _checked_classify(self, exc: BaseException, secrets: tuple[str, ...]) -> LLMError:
+        """`_classify`, or the default classification when it raises or returns no `LLMError`:
+        classifying must never be what crashes a call."""
+        try:
+            error: object = self._classify(exc)
+        except Exception:
+            error = None
+        return error if isinstance(error, LLMError) else classify(exc, secrets=secrets)
