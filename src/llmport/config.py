@@ -230,7 +230,8 @@ class BaseLLMConfig(BaseSettings):
     def check_required(self) -> None:
         """Raise `ConfigurationError` naming the env var of the first missing setting."""
         for name in self.required_fields:
-            if not getattr(self, name):
+            value = getattr(self, name)
+            if not value or (isinstance(value, str) and not value.strip()):
                 raise ConfigurationError(
                     f"{type(self).__name__}.{name} is not set: set the environment variable "
                     f"{self.env_name(name)} or pass {name}=... explicitly."
