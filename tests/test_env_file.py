@@ -137,3 +137,29 @@ def test_an_env_file_the_library_is_given_must_exist_and_be_text(
     binary.write_bytes(NOT_UTF8)
     with pytest.raises(ConfigurationError, match=r"binary\.env cannot be read: not UTF-8 text"):
         load(binary)
+
+
+MALFORMED = 'DEFAULT_LLM=fake\nLITELLM_API_KEY="sk-never-shown-1234567890\nFAKE_LLM_SEED=3\n'
+
+
+def test_cli_reports_a_malformed_dotenv_line_in_one_line_without_its_text(
+    in_tmp_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_env(in_tmp_dir, MALFORMED)
+    assert main(["chat", "hello"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "llmport: configuration error: .env cannot be read: line 2 is not NAME=value "
+        "(an unclosed quote?); fix or remove it\n"
+    )
+
+
+def test_the_library_refuses_a_malformed_env_file_quietly(
+    in_tmp_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = write_env(in_tmp_dir, MALFORMED)
+    with pytest.raises(ConfigurationError, match="line 2 is not NAME=value") as info:
+        get_llm("fake", env_file=path)
+    assert "sk-never-shown" not in str(info.value)
+    assert capfd.readouterr().err == ""  # no parser warning on the app's stderr

@@ -14,10 +14,12 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
     """The variables that the dotenv file at `path` sets (lines without a value left out).
 
     Raises:
-        ConfigurationError: the file does not exist, cannot be read, or is not UTF-8
-            text. The message names the file and the reason, never its content.
+        ConfigurationError: the file does not exist, cannot be read, is not UTF-8 text,
+            or has a line that is not `NAME=value`. The message names the file, the
+            reason and the line, never its content.
     """
     from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
 
     name = os.fspath(path)
     try:
@@ -35,5 +37,11 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
             f"{name} cannot be read: not UTF-8 text (byte {exc.start + 1}); "
             "save it as UTF-8, or remove it"
         ) from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:  # named by its line only: the line may hold a key
+            raise ConfigurationError(
+                f"{name} cannot be read: line {binding.original.line} is not NAME=value "
+                "(an unclosed quote?); fix or remove it"
+            )
     values = dotenv_values(stream=io.StringIO(text))
     return {key: value for key, value in values.items() if value is not None}
