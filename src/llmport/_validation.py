@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
     "MAX_TIMEOUT",
+    "check_header",
     "check_header_value",
     "check_messages",
     "check_metadata",
@@ -47,6 +49,22 @@ def check_header_value(name: str, value: str) -> str:
                 "printable ASCII (a non-ASCII letter or a line break)"
             )
     return value
+
+
+#: An HTTP header name: one or more token characters (RFC 9110, section 5.6.2).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def check_header(name: Any, value: Any) -> None:
+    """Raise `ValueError` unless `name: value` can be sent as an HTTP header.
+
+    The message names the header, never its value (it is usually a credential).
+    """
+    label = f"extra_headers[{name!r}]"
+    if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"{label} is not a valid HTTP header name (letters, digits, -_.)")
+    if isinstance(value, str):
+        check_header_value(label, value)
 
 
 def _json_problem(value: Any) -> str | None:

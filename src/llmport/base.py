@@ -23,7 +23,7 @@ from llmport._call_log import log_attempt_failed, log_call
 from llmport._deadline import acomplete_in_time, complete_in_time, start_deadline
 from llmport._redact import redact_secrets
 from llmport._validation import (
-    check_header_value,
+    check_header,
     check_messages,
     check_metadata,
     check_sampling,
@@ -280,8 +280,7 @@ class BaseLLM(ProviderHooks):
         tool_choice = overrides.pop("tool_choice", tool_choice)
         headers = dict(overrides.pop("extra_headers", None) or {})
         for name, value in headers.items():
-            if isinstance(value, str):
-                check_header_value(f"extra_headers[{name!r}]", value)
+            check_header(name, value)
         extra_params = overrides.pop("extra_params", None) or {}
         metadata = check_metadata(overrides.pop("metadata", None))
         check_response_format(response_format)

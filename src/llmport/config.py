@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from typing_extensions import Self
 
 from llmport._env_file import read_env_file
-from llmport._validation import MAX_TIMEOUT, check_header_value
+from llmport._validation import MAX_TIMEOUT, check_header, check_header_value
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
 
@@ -158,7 +158,7 @@ class BaseLLMConfig(BaseSettings):
     @classmethod
     def _headers_fit_http(cls, headers: dict[str, str]) -> dict[str, str]:
         for name, value in headers.items():
-            check_header_value(f"extra_headers[{name!r}]", value)
+            check_header(name, value)
         return headers
 
     @field_serializer("extra_headers")
