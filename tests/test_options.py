@@ -180,6 +180,30 @@ def test_a_collision_reaches_no_server(gateway: LocalGateway) -> None:
     assert gateway.requests == []
 
 
+WRONG_TYPES: list[tuple[str, Any]] = [
+    ("temperature", "hot"),
+    ("top_p", [0.5]),
+    ("max_tokens", 1.5),
+    ("seed", "7"),
+    ("timeout", "5"),
+    ("total_timeout", True),
+    ("metadata", ["tenant"]),
+    ("model", 3),
+]
+
+
+@pytest.mark.parametrize(("option", "value"), WRONG_TYPES)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_every_option_of_the_wrong_type_is_a_type_error_before_io(
+    entry: str, option: str, value: Any
+) -> None:
+    llm = FakeLLM()
+    with pytest.raises(TypeError, match=f"{option} must be") as info:
+        call_through(entry, llm, **{option: value})
+    assert isinstance(info.value, ValueError)  # also caught as a malformed argument
+    assert llm.call_count == 0
+
+
 def test_options_become_request_fields_and_params() -> None:
     llm = FakeLLM(extra_params={"top_k": 10, "safe_mode": True})
     llm.chat_completions(USER, **SAMPLE)

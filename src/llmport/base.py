@@ -23,6 +23,7 @@ from llmport._call_log import log_attempt_failed, log_call
 from llmport._deadline import acomplete_in_time, complete_in_time, start_deadline
 from llmport._redact import redact_secrets
 from llmport._validation import (
+    OptionTypeError,
     check_header,
     check_messages,
     check_metadata,
@@ -286,7 +287,7 @@ class BaseLLM(ProviderHooks):
         check_response_format(response_format)
         model = overrides.pop("model", None) or config.chat_model
         if not isinstance(model, str):
-            raise ValueError(f"model must be a string, got {type(model).__name__}")
+            raise OptionTypeError(f"model must be a string, got {type(model).__name__}")
         timeout = overrides.pop("timeout", None)
         timeout = config.timeout if timeout is None else positive_number("timeout", timeout)
         total_timeout = overrides.pop("total_timeout", None)

@@ -15,6 +15,8 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
+from llmport._validation import OptionTypeError
+
 __all__ = ["CallOptions", "check_call_options"]
 
 
@@ -87,7 +89,8 @@ def check_call_options(options: Mapping[str, Any], *, allowed: Sequence[str] = (
 
     Raises:
         TypeError: an unknown keyword (with the closest known name), or a value of the
-            wrong type for one of the options checked here.
+            wrong type for one of the options checked here (that one is also a
+            `ValueError`, like every malformed argument).
     """
     for name, value in options.items():
         if name not in OPTION_NAMES and name not in allowed:
@@ -98,7 +101,7 @@ def check_call_options(options: Mapping[str, Any], *, allowed: Sequence[str] = (
         types, description = shape
         is_int_option = int in types and float not in types and bool not in types
         if not isinstance(value, types) or (is_int_option and isinstance(value, bool)):
-            raise TypeError(f"{name} must be {description}, got {value!r}")
+            raise OptionTypeError(f"{name} must be {description}, got {value!r}")
         if name == "extra_headers":
             _check_headers(options[name])
         elif name in ("extra_params", "extra_body"):
