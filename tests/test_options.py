@@ -204,6 +204,14 @@ def test_every_option_of_the_wrong_type_is_a_type_error_before_io(
     assert llm.call_count == 0
 
 
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_stream_as_a_keyword_is_a_type_error_that_points_at_stream(entry: str) -> None:
+    llm = FakeLLM()
+    with pytest.raises(TypeError, match=re.escape("call llm.stream() or llm.astream()")):
+        call_through(entry, llm, stream=True)
+    assert llm.call_count == 0
+
+
 def test_options_become_request_fields_and_params() -> None:
     llm = FakeLLM(extra_params={"top_k": 10, "safe_mode": True})
     llm.chat_completions(USER, **SAMPLE)

@@ -276,7 +276,7 @@ class BaseLLM(ProviderHooks):
         config = self.config
         overrides = dict(overrides or {})
         if "stream" in overrides:
-            raise ValueError("stream is not a call option: call llm.stream() or llm.astream()")
+            raise OptionTypeError("stream is not a call option: call llm.stream() or llm.astream()")
         check_call_options(overrides)
         tool_choice = overrides.pop("tool_choice", tool_choice)
         headers = dict(overrides.pop("extra_headers", None) or {})
