@@ -68,12 +68,12 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], str]] = {
         r"tools\[0\] cannot be sent as JSON: NaN and Infinity",
     ),
     "set-as-extra-parameter": (
-        {"messages": USER, "extra_params": {"logit_bias": {1, 2}}},
-        r"params\['logit_bias'\] cannot be sent as JSON: Object of type set",
+        {"messages": USER, "extra_params": {"top_k": {1, 2}}},
+        r"params\['top_k'\] cannot be sent as JSON: Object of type set",
     ),
     "object-as-extra-parameter": (
-        {"messages": USER, "extra_params": {"user": Opaque()}},
-        r"params\['user'\] cannot be sent as JSON: Object of type Opaque",
+        {"messages": USER, "extra_params": {"top_k": Opaque()}},
+        r"params\['top_k'\] cannot be sent as JSON: Object of type Opaque",
     ),
     "object-in-a-message": (
         {"messages": [{"role": "user", "content": [{"type": "text", "text": Opaque()}]}]},
@@ -83,6 +83,18 @@ BAD_ARGUMENTS: dict[str, tuple[dict[str, Any], str]] = {
     "huge-timeout": ({"messages": USER, "timeout": 1e300}, "timeout must be"),
     "nan-timeout": ({"messages": USER, "timeout": math.nan}, "timeout must be"),
     "per-call-stream": ({"messages": USER, "stream": True}, "stream is not a call option"),
+    "space-in-a-header-name": (
+        {"messages": USER, "extra_headers": {"bad name": "x"}},
+        r"extra_headers\['bad name'\] is not a valid HTTP header name",
+    ),
+    "empty-header-name": (
+        {"messages": USER, "extra_headers": {"": "x"}},
+        r"extra_headers\[''\] is not a valid HTTP header name",
+    ),
+    "line-break-in-a-header-name": (
+        {"messages": USER, "extra_headers": {"x-a\r\nInjected": "1"}},
+        r"is not a valid HTTP header name",
+    ),
 }
 
 
@@ -107,4 +119,15 @@ def test_an_unusable_timeout_in_a_config_is_a_configuration_error(
     if provider is OpenAICompatible:
         settings["base_url"] = "http://127.0.0.1:1/v1"
     with pytest.raises(ConfigurationError, match=r"invalid \w+Config: timeout \(\w+_TIMEOUT\)"):
+        provider(**settings)
+
+
+@pytest.mark.parametrize("provider", [LiteLLM, OpenAICompatible])
+def test_a_configured_header_name_http_cannot_carry_is_a_configuration_error(
+    provider: type[BaseLLM],
+) -> None:
+    settings: dict[str, Any] = {"chat_model": "m", "extra_headers": {"bad name": "x"}}
+    if provider is OpenAICompatible:
+        settings["base_url"] = "http://127.0.0.1:1/v1"
+    with pytest.raises(ConfigurationError, match="is not a valid HTTP header name"):
         provider(**settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -226,3 +227,58 @@ def test_failures_are_logged_with_structured_fields(caplog: pytest.LogCaptureFix
     assert attempt.__dict__["provider"] == "echo"
     assert attempt.__dict__["attempt"] == 1
     assert attempt.__dict__["error_kind"] == "timeout"
+
+
+class WrongHookLLM(BaseLLM):
+    """A provider whose `_parse` or `_classify` returns something of the wrong type."""
+
+    provider_name = "wrong"
+    config_class = EchoConfig
+    parsed: Any = None
+    classified: Any = None
+    fails = False
+
+    def _complete(self, request: ChatRequest) -> Any:
+        if self.fails:
+            raise RuntimeError("the backend failed")
+        return {"anything": 1}
+
+    def _parse(self, payload: Any, request: ChatRequest) -> Any:
+        return self.parsed
+
+    def _classify(self, exc: BaseException) -> Any:
+        return self.classified
+
+
+def answer_through(entry: str, llm: BaseLLM) -> Any:
+    if entry == "chat_completions":
+        return llm.chat_completions(USER)
+    if entry == "achat_completions":
+        return asyncio.run(llm.achat_completions(USER))
+    return llm.stream(USER).response
+
+
+ENTRIES = ["chat_completions", "achat_completions", "stream"]
+NOT_A_RESPONSE = [None, {"content": "x"}, "text", 42]
+
+
+@pytest.mark.parametrize("value", NOT_A_RESPONSE, ids=repr)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_a_parse_that_returns_no_response_gives_bad_response(entry: str, value: Any) -> None:
+    llm = WrongHookLLM(retry=RetryPolicy.never())
+    llm.parsed = value
+    response = answer_through(entry, llm)
+    assert response.status is LLMResponseStatus.ERROR
+    assert response.error.kind is ErrorKind.BAD_RESPONSE
+    assert "WrongHookLLM._parse returned" in response.error.message
+
+
+@pytest.mark.parametrize("value", NOT_A_RESPONSE, ids=repr)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_a_classify_that_returns_no_error_falls_back_to_the_default(entry: str, value: Any) -> None:
+    llm = WrongHookLLM(retry=RetryPolicy.never())
+    llm.fails, llm.classified = True, value
+    response = answer_through(entry, llm)
+    assert response.status is LLMResponseStatus.ERROR
+    assert response.error.kind is ErrorKind.SERVER
+    assert "the backend failed" in response.error.message

@@ -288,8 +288,8 @@ BAD_ARGUMENTS: dict[str, dict[str, Any]] = {
     "infinity-extra": {"messages": MESSAGES, "logit_bias": {"1": float("inf")}},
     # A typed call option of the wrong type is a TypeError (see CallOptions); a value
     # JSON cannot encode reaches the check through a backend's own parameters.
-    "object-extra": {"messages": MESSAGES, "extra_params": {"user": object()}},
-    "set-extra": {"messages": MESSAGES, "extra_params": {"user": {"a"}}},
+    "object-extra": {"messages": MESSAGES, "extra_params": {"top_k": object()}},
+    "set-extra": {"messages": MESSAGES, "extra_params": {"top_k": {"a"}}},
     "timeout-inf": {"messages": MESSAGES, "timeout": float("inf")},
     "timeout-1e300": {"messages": MESSAGES, "timeout": 1e300},
 }

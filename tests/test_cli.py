@@ -173,6 +173,18 @@ def test_model_without_provider_prefix_hints_the_prefix(
                          "set LITELLM_CHAT_MODEL=openai/echo.")  # fmt: skip
 
 
+def test_an_unknown_provider_prefix_is_named_not_asked_for_again() -> None:
+    error = LLMError(
+        kind=ErrorKind.INVALID_REQUEST,
+        message="invalid_request: LLM Provider NOT provided. You passed model=acme/m1",
+    )
+    step = next_step(error, LiteLLMConfig(chat_model="acme/m1"))
+    assert step == (
+        "'acme/' is not a provider prefix litellm knows: "
+        "set LITELLM_CHAT_MODEL to one it does, such as openai/m1"
+    )
+
+
 def test_failed_ping_reports_on_stderr_only(
     unreachable_llm: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

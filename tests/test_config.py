@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llmport import ConfigurationError, ErrorKind, LiteLLM, LiteLLMConfig, LLMError, RetryPolicy
 
@@ -143,3 +145,9 @@ def test_jitter_stays_within_backoff() -> None:
     policy = RetryPolicy(initial_backoff=1.0)
     delays = [policy.next_delay(error(ErrorKind.SERVER), attempt=1, elapsed=0) for _ in range(50)]
     assert all(d is not None and 0 <= d <= 1.0 for d in delays)
+
+
+@given(st.text(alphabet=" \t\n\r", min_size=1, max_size=5))
+def test_a_blank_required_setting_is_not_set(blank: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"chat_model is not set: .*LITELLM_CHAT_MODEL"):
+        LiteLLMConfig.load(chat_model=blank)

@@ -100,3 +100,66 @@ def test_env_file_with_non_config_settings_still_applies(in_tmp_dir: Path) -> No
     assert isinstance(llm.config, FakeLLMConfig)
     assert llm.config.default_text == "from the file"
     assert llm.chat_completions([{"role": "user", "content": "hi"}]).content == "scripted"
+
+
+NOT_UTF8 = b"\xff\xfe\x00DEFAULT_LLM=fake\n"
+
+
+def test_cli_reports_a_dotenv_that_is_not_text_in_one_line(
+    in_tmp_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp_dir / ".env").write_bytes(NOT_UTF8)
+    os.environ["DEFAULT_LLM"] = "fake"
+    assert main(["chat", "hello"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("llmport: configuration error: .env cannot be read")
+    assert "UTF-8" in err
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        lambda path: get_default_llm(env_file=path),
+        lambda path: get_llm("fake", env_file=path),
+        lambda path: FakeLLMConfig.load(env_file=path),
+    ],
+    ids=["get_default_llm", "get_llm", "Config.load"],
+)
+def test_an_env_file_the_library_is_given_must_exist_and_be_text(
+    in_tmp_dir: Path, load: Callable[[Path], object]
+) -> None:
+    os.environ["DEFAULT_LLM"] = "fake"
+    missing = in_tmp_dir / "typo.env"
+    with pytest.raises(ConfigurationError, match=r"typo\.env cannot be read: no such file"):
+        load(missing)
+    binary = in_tmp_dir / "binary.env"
+    binary.write_bytes(NOT_UTF8)
+    with pytest.raises(ConfigurationError, match=r"binary\.env cannot be read: not UTF-8 text"):
+        load(binary)
+
+
+MALFORMED = 'DEFAULT_LLM=fake\nLITELLM_API_KEY="sk-never-shown-1234567890\nFAKE_LLM_SEED=3\n'
+
+
+def test_cli_reports_a_malformed_dotenv_line_in_one_line_without_its_text(
+    in_tmp_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_env(in_tmp_dir, MALFORMED)
+    assert main(["chat", "hello"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "llmport: configuration error: .env cannot be read: line 2 is not NAME=value "
+        "(an unclosed quote?); fix or remove it\n"
+    )
+
+
+def test_the_library_refuses_a_malformed_env_file_quietly(
+    in_tmp_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = write_env(in_tmp_dir, MALFORMED)
+    with pytest.raises(ConfigurationError, match="line 2 is not NAME=value") as info:
+        get_llm("fake", env_file=path)
+    assert "sk-never-shown" not in str(info.value)
+    assert capfd.readouterr().err == ""  # no parser warning on the app's stderr

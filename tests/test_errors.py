@@ -5,13 +5,16 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from llmport import ErrorKind, classify
+from llmport import ErrorKind, OpenAICompatible, RetryPolicy, classify
 from llmport.errors import kind_for_status, parse_retry_after
 from llmport.redaction import redact, summarise_body
 
@@ -216,6 +219,27 @@ def test_retry_after_forwarded_by_a_litellm_proxy_is_read() -> None:
 )
 def test_transport_exceptions_map_to_kind(exc: BaseException, kind: ErrorKind) -> None:
     assert classify(exc).kind is kind
+
+
+@given(st.integers(1, 200), st.sampled_from(["Connection refused", "Network is unreachable"]))
+def test_an_os_error_text_is_kept_not_taken_for_a_json_body(errno: int, reason: str) -> None:
+    # "[Errno 111] Connection refused" starts with "[" but is no JSON document.
+    error = classify(httpx.ConnectError(f"[Errno {errno}] {reason}"))
+    assert error.kind is ErrorKind.CONNECTION
+    assert error.message == f"connection: [Errno {errno}] {reason}"
+
+
+def test_a_refused_connection_says_so_on_the_direct_path() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    llm = OpenAICompatible(
+        base_url=f"http://127.0.0.1:{port}/v1", chat_model="m", retry=RetryPolicy.never()
+    )
+    error = llm.chat_completions([{"role": "user", "content": "hi"}]).error
+    assert error is not None
+    assert error.kind is ErrorKind.CONNECTION
+    assert "refused" in error.message.lower()
 
 
 def test_html_bodies_are_summarised_not_dumped() -> None:

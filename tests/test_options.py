@@ -150,6 +150,68 @@ def test_an_option_of_the_wrong_type_raises_before_io(option: str, value: Any) -
     assert llm.call_count == 0
 
 
+#: What llmport writes into every request itself; no escape hatch may replace it.
+REQUEST_FIELDS = ["messages", "tools", "stop", "response_format", "stream", "stream_options"]
+
+
+@given(st.sampled_from(sorted(OPTION_NAMES | set(REQUEST_FIELDS))), st.sampled_from(ENTRIES))
+def test_extra_params_cannot_replace_an_option_or_a_request_field(name: str, entry: str) -> None:
+    llm = FakeLLM()
+    with pytest.raises(TypeError, match=re.escape(f"extra_params[{name!r}]")):
+        call_through(entry, llm, extra_params={name: 5})
+    assert llm.call_count == 0
+
+
+@pytest.mark.parametrize("name", ["messages", "model", "stream", "tools", "temperature"])
+def test_extra_body_cannot_replace_what_llmport_sends(name: str) -> None:
+    llm = FakeLLM()
+    with pytest.raises(TypeError, match=re.escape(f"extra_body[{name!r}]")):
+        llm.chat_completions(USER, extra_body={name: []})
+    assert llm.call_count == 0
+
+
+def test_a_collision_reaches_no_server(gateway: LocalGateway) -> None:
+    gateway.clear()
+    with OpenAICompatible(base_url=gateway.base_url, chat_model="fixed") as llm:
+        with pytest.raises(TypeError, match=re.escape("pass temperature=...")):
+            llm.chat_completions(USER, extra_params={"temperature": 5})
+        with pytest.raises(TypeError, match="messages"):
+            llm.stream(USER, extra_body={"messages": []})
+    assert gateway.requests == []
+
+
+WRONG_TYPES: list[tuple[str, Any]] = [
+    ("temperature", "hot"),
+    ("top_p", [0.5]),
+    ("max_tokens", 1.5),
+    ("seed", "7"),
+    ("timeout", "5"),
+    ("total_timeout", True),
+    ("metadata", ["tenant"]),
+    ("model", 3),
+]
+
+
+@pytest.mark.parametrize(("option", "value"), WRONG_TYPES)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_every_option_of_the_wrong_type_is_a_type_error_before_io(
+    entry: str, option: str, value: Any
+) -> None:
+    llm = FakeLLM()
+    with pytest.raises(TypeError, match=f"{option} must be") as info:
+        call_through(entry, llm, **{option: value})
+    assert isinstance(info.value, ValueError)  # also caught as a malformed argument
+    assert llm.call_count == 0
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_stream_as_a_keyword_is_a_type_error_that_points_at_stream(entry: str) -> None:
+    llm = FakeLLM()
+    with pytest.raises(TypeError, match=re.escape("call llm.stream() or llm.astream()")):
+        call_through(entry, llm, stream=True)
+    assert llm.call_count == 0
+
+
 def test_options_become_request_fields_and_params() -> None:
     llm = FakeLLM(extra_params={"top_k": 10, "safe_mode": True})
     llm.chat_completions(USER, **SAMPLE)

@@ -8,8 +8,10 @@ if the set-up runs off the loop thread. No test here measures time.
 from __future__ import annotations
 
 import asyncio
+import copy
 import importlib.abc
 import importlib.machinery
+import pickle
 import sys
 import threading
 import types
@@ -167,6 +169,75 @@ def test_a_set_up_that_fails_is_tried_again_on_the_next_call() -> None:
     assert llm.attempts == 2
 
 
+CONCURRENT_FIRST_CALLS = 12
+
+
+def test_many_concurrent_first_calls_set_up_once() -> None:
+    # Every call starts while the set-up is still waiting for the loop to tick, so
+    # they all race for it; each gets its answer and the set-up runs only once.
+    watch = LoopWatch()
+    llm = SlowSetUpLLM(watch, ["a"] * CONCURRENT_FIRST_CALLS)
+
+    async def many() -> list[LLMResponse]:
+        return await asyncio.gather(
+            *(llm.achat_completions(USER) for _ in range(CONCURRENT_FIRST_CALLS))
+        )
+
+    responses = asyncio.run(watch.run(many))
+    assert isinstance(responses, list)
+    assert [r.content for r in responses] == ["a"] * CONCURRENT_FIRST_CALLS
+    assert llm.setups == 1
+    assert watch.loop_thread not in watch.setup_threads
+
+
+def test_prepare_from_several_threads_sets_up_once() -> None:
+    watch = LoopWatch()
+    llm = SlowSetUpLLM(watch)
+    threads = [threading.Thread(target=llm.prepare) for _ in range(CONCURRENT_FIRST_CALLS)]
+    for thread in threads:
+        thread.start()
+    watch.enough_ticks.set()  # every thread has started before the set-up may finish
+    for thread in threads:
+        thread.join()
+    assert llm.setups == 1
+
+
+def test_a_first_call_cancelled_during_set_up_leaves_the_next_call_working() -> None:
+    watch = LoopWatch()
+    llm = SlowSetUpLLM(watch, ["after the cancel"])
+
+    async def cancel_then_retry() -> LLMResponse:
+        first = asyncio.create_task(llm.achat_completions(USER))
+        while not watch.setup_threads:  # the set-up has started in its thread
+            await asyncio.sleep(0)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        watch.enough_ticks.set()
+        return await llm.achat_completions(USER)
+
+    response = asyncio.run(cancel_then_retry())
+    assert response.content == "after the cancel"
+    assert llm.setups == 1
+
+
+class PlainLLM(BaseLLM):
+    """A provider with nothing unpicklable of its own."""
+
+    provider_name = "plain"
+
+    def _complete(self, request: Any) -> Any:
+        return completion_payload("plain", model=request.model, usage=None)
+
+
+def test_a_prepared_provider_can_still_be_pickled_and_copied() -> None:
+    llm = PlainLLM(chat_model="m")
+    llm.prepare()
+    for clone in (pickle.loads(pickle.dumps(llm)), copy.deepcopy(llm)):
+        clone.prepare()
+        assert clone.chat_completions(USER).content == "plain"
+
+
 # --- a slow `import litellm` -------------------------------------------------------------
 
 
@@ -199,6 +270,10 @@ class _SlowLiteLLMFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def install_slow_litellm(monkeypatch: pytest.MonkeyPatch, watch: LoopWatch) -> None:
     """Make the next `import litellm` slow, as on a cold start; undone after the test."""
-    monkeypatch.delitem(sys.modules, "litellm", raising=False)
+    # setitem first so that undoing restores the state before the test, also when litellm
+    # was not imported yet (the fake the test imports must not stay in sys.modules).
+    monkeypatch.setitem(sys.modules, "litellm", types.ModuleType("litellm"))
+    monkeypatch.delitem(sys.modules, "litellm")
+    monkeypatch.setattr(litellm_provider, "_configured", None, raising=False)
     monkeypatch.setattr(litellm_provider, "_litellm", None, raising=False)
     monkeypatch.setattr(sys, "meta_path", [_SlowLiteLLMFinder(watch), *sys.meta_path])

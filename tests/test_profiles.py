@@ -134,6 +134,18 @@ def test_provider_names_still_work_with_profiles_loaded(profiles_file: Path) -> 
     assert isinstance(get_llm("fake"), FakeLLM)
 
 
+def test_an_unknown_name_with_profiles_loaded_lists_them_and_the_close_one(
+    profiles_file: Path,
+) -> None:
+    load_profiles(profiles_file)
+    with pytest.raises(ConfigurationError) as info:
+        get_llm("qualty")
+    message = str(info.value)
+    assert "did you mean 'quality'?" in message
+    assert f"profiles in {profiles_file}: fast, quality, strong-a, strong-b" in message
+    assert "providers: fake," in message
+
+
 def test_missing_llmport_config_file_names_the_variable(
     tmp_path: Path, llm_env: Callable[..., None]
 ) -> None:

@@ -164,6 +164,48 @@ def test_an_entry_point_and_a_registration_at_import_agree(
     assert llm.chat_completions([{"role": "user", "content": "hi"}]).content == "HI"
 
 
+SELF_REGISTERING_PACKAGE = {
+    "__init__.py": "from shoutpkg._impl import ShoutLLM\n",
+    "_impl.py": SHOUT_PACKAGE["_impl.py"] + "register_provider('shout', ShoutLLM)\n",
+}
+
+
+@pytest.mark.parametrize("first", ["get_llm", "import"])
+def test_a_module_registering_its_class_behind_a_package_entry_point_agrees(
+    first: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The entry point names the package's re-export while the defining module registers
+    # the class at import: the registration runs before the package has the attribute.
+    package = tmp_path / "shoutpkg"
+    package.mkdir()
+    for name, text in SELF_REGISTERING_PACKAGE.items():
+        (package / name).write_text(
+            text.replace("import BaseLLM,", "import BaseLLM, register_provider,")
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for module in ("shoutpkg", "shoutpkg._impl"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    point = EntryPoint(name="shout", value="shoutpkg:ShoutLLM", group=registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [point])
+    assert "shout" in available_providers()
+    if first == "import":
+        __import__("shoutpkg")
+    llm = get_llm("shout", chat_model="loud")
+    assert llm.chat_completions([{"role": "user", "content": "hi"}]).content == "HI"
+
+
+def test_a_class_from_another_package_under_an_entry_point_name_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    point = EntryPoint(
+        name="tiny", value="somewhere_else:TinyLLM", group=registry.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(registry, "entry_points", lambda group: [point])
+    available_providers()
+    with pytest.raises(ConfigurationError, match="already registered as somewhere_else:TinyLLM"):
+        register_provider("tiny", TinyLLM)
+
+
 def test_register_provider_rejects_non_providers() -> None:
     with pytest.raises(ConfigurationError, match="BaseLLM subclass"):
         register_provider("bad", dict)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -173,6 +174,36 @@ def test_resume_refuses_a_budget_already_spent() -> None:
     assert result.pending is not None
     with pytest.raises(ValueError, match="max_iterations=1 leaves no room"):
         resume_tools(llm, result.pending, TOOLS, approve=True, max_iterations=1)
+
+
+MALFORMED_OPTIONS: list[tuple[dict[str, Any], str]] = [
+    ({"temperature": "hot"}, "temperature must be a number"),
+    ({"metadata": ["not", "a", "dict"]}, "metadata must be a dict"),
+    ({"timeout": -1}, "timeout must be a positive number"),
+    ({"max_tokens": 0}, "max_tokens must be positive"),
+]
+
+
+def resume_through(entry: str, pending: PendingConfirmation, **options: Any) -> ToolLoopResult:
+    llm = FakeLLM(["Email sent."])
+    if entry == "resume_tools":
+        return resume_tools(llm, pending, TOOLS, approve=True, **options)
+    return asyncio.run(aresume_tools(llm, pending, TOOLS, approve=True, **options))
+
+
+@pytest.mark.parametrize(("options", "message"), MALFORMED_OPTIONS, ids=lambda o: str(o)[:14])
+@pytest.mark.parametrize("entry", ["resume_tools", "aresume_tools"])
+def test_resume_with_a_malformed_option_raises_before_any_tool_runs(
+    entry: str, options: dict[str, Any], message: str
+) -> None:
+    _, result = paused()
+    assert result.pending is not None
+    with pytest.raises(ValueError, match=message):
+        resume_through(entry, result.pending, **options)
+    assert sent == []
+    # Nothing was spent: the same state can still be resumed with correct options.
+    assert resume_through(entry, result.pending).content == "Email sent."
+    assert sent == ["ana@example.com"]
 
 
 def test_confirm_callback_approves_without_stopping() -> None:

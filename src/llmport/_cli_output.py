@@ -41,6 +41,12 @@ def next_step(error: LLMError, config: BaseLLMConfig | None) -> str:
     )
     base = getattr(config, endpoint, None)
     if error.kind is ErrorKind.INVALID_REQUEST and _NO_PROVIDER in error.message.lower():
+        prefix, slash, name = model.partition("/")
+        if slash and prefix and name:
+            return (
+                f"{prefix + '/'!r} is not a provider prefix litellm knows: "
+                f"set {var('chat_model')} to one it does, such as openai/{name}"
+            )
         example = f"openai/{model}" if model and "/" not in model else "openai/gpt-4o-mini"
         return f"add a provider prefix to the model: set {var('chat_model')}={example}"
     steps: dict[ErrorKind, str] = {

@@ -228,7 +228,10 @@ def _same_provider(a: type[BaseLLM] | str, b: type[BaseLLM] | str) -> bool:
     """Whether two registrations name one class: the class, or a path that leads to it.
 
     A path is followed only through modules already imported: the case that matters is
-    a module that registers its own class at import while an entry point names it.
+    a module that registers its own class at import while an entry point names it. When
+    the path's module is a package still being imported (the entry point names its
+    re-export, the defining submodule registers first), a class of that package with the
+    path's name is taken as the one it leads to; `_import_provider` then finds it there.
     """
     if a is b or _path(a) == _path(b):
         return True
@@ -236,7 +239,11 @@ def _same_provider(a: type[BaseLLM] | str, b: type[BaseLLM] | str) -> bool:
     if not isinstance(path, str) or isinstance(cls, str):
         return False
     module_name, _, attribute = path.partition(":")
-    return getattr(sys.modules.get(module_name), attribute, None) is cls
+    module = sys.modules.get(module_name)
+    if module is not None and hasattr(module, attribute):
+        return getattr(module, attribute) is cls
+    in_package = cls.__module__.startswith(module_name + ".")
+    return in_package and cls.__qualname__ == attribute
 
 
 def _load_entry_points() -> None:

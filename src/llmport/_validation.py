@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
     "MAX_TIMEOUT",
+    "OptionTypeError",
+    "check_header",
     "check_header_value",
     "check_messages",
     "check_metadata",
@@ -23,13 +26,16 @@ __all__ = [
 MAX_TIMEOUT = 604_800.0
 
 
+class OptionTypeError(TypeError, ValueError):
+    """A call option of the wrong type: a `TypeError`, and a `ValueError` like every other
+    malformed argument, so either `except` catches it."""
+
+
 def positive_number(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not 0 < value <= MAX_TIMEOUT
-    ):
-        raise ValueError(
+    wrong_type = isinstance(value, bool) or not isinstance(value, (int, float))
+    if wrong_type or not 0 < value <= MAX_TIMEOUT:
+        error = OptionTypeError if wrong_type else ValueError
+        raise error(
             f"{name} must be a positive number of seconds up to {MAX_TIMEOUT:.0f}, got {value!r}"
         )
     return float(value)
@@ -47,6 +53,22 @@ def check_header_value(name: str, value: str) -> str:
                 "printable ASCII (a non-ASCII letter or a line break)"
             )
     return value
+
+
+#: An HTTP header name: one or more token characters (RFC 9110, section 5.6.2).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def check_header(name: Any, value: Any) -> None:
+    """Raise `ValueError` unless `name: value` can be sent as an HTTP header.
+
+    The message names the header, never its value (it is usually a credential).
+    """
+    label = f"extra_headers[{name!r}]"
+    if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"{label} is not a valid HTTP header name (letters, digits, -_.)")
+    if isinstance(value, str):
+        check_header_value(label, value)
 
 
 def _json_problem(value: Any) -> str | None:
@@ -87,12 +109,12 @@ def check_sendable(**arguments: Any) -> None:
 def check_sampling(name: str, value: Any) -> Any:
     if name in ("max_tokens", "seed"):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
+            raise OptionTypeError(f"{name} must be an integer, got {value!r}")
         if name == "max_tokens" and value <= 0:
             raise ValueError(f"max_tokens must be positive, got {value}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise OptionTypeError(f"{name} must be a number, got {value!r}")
     upper = 2.0 if name == "temperature" else 1.0
     if not 0 <= value <= upper:
         raise ValueError(f"{name} must be between 0 and {upper}, got {value}")
@@ -193,5 +215,5 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
-        raise ValueError(f"metadata must be a dict, got {metadata!r:.80}")
+        raise OptionTypeError(f"metadata must be a dict, got {metadata!r:.80}")
     return dict(metadata)

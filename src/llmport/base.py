@@ -23,7 +23,8 @@ from llmport._call_log import log_attempt_failed, log_call
 from llmport._deadline import acomplete_in_time, complete_in_time, start_deadline
 from llmport._redact import redact_secrets
 from llmport._validation import (
-    check_header_value,
+    OptionTypeError,
+    check_header,
     check_messages,
     check_metadata,
     check_sampling,
@@ -35,7 +36,7 @@ from llmport._validation import (
 from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, header_secrets
 from llmport.cost import Pricing, Spend, start_spend
-from llmport.errors import ConfigurationError, classify
+from llmport.errors import ConfigurationError
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.options import CallOptions, check_call_options
 from llmport.provider_hooks import ProviderHooks
@@ -275,19 +276,18 @@ class BaseLLM(ProviderHooks):
         config = self.config
         overrides = dict(overrides or {})
         if "stream" in overrides:
-            raise ValueError("stream is not a call option: call llm.stream() or llm.astream()")
+            raise OptionTypeError("stream is not a call option: call llm.stream() or llm.astream()")
         check_call_options(overrides)
         tool_choice = overrides.pop("tool_choice", tool_choice)
         headers = dict(overrides.pop("extra_headers", None) or {})
         for name, value in headers.items():
-            if isinstance(value, str):
-                check_header_value(f"extra_headers[{name!r}]", value)
+            check_header(name, value)
         extra_params = overrides.pop("extra_params", None) or {}
         metadata = check_metadata(overrides.pop("metadata", None))
         check_response_format(response_format)
         model = overrides.pop("model", None) or config.chat_model
         if not isinstance(model, str):
-            raise ValueError(f"model must be a string, got {type(model).__name__}")
+            raise OptionTypeError(f"model must be a string, got {type(model).__name__}")
         timeout = overrides.pop("timeout", None)
         timeout = config.timeout if timeout is None else positive_number("timeout", timeout)
         total_timeout = overrides.pop("total_timeout", None)
@@ -355,7 +355,13 @@ class BaseLLM(ProviderHooks):
         self, payload: Any, request: ChatRequest, attempt: int, began: float
     ) -> LLMResponse:
         try:
-            response = self._parse(payload, request)
+            parsed: object = self._parse(payload, request)
+            if not isinstance(parsed, LLMResponse):  # a bad_response, like a _parse that raises
+                kind = type(parsed).__name__
+                raise ValueError(
+                    f"{type(self).__name__}._parse returned {kind}, not an LLMResponse"
+                )
+            response = parsed
         except Exception as exc:  # a custom _parse that raises still yields a response
             return self._failure(exc, request, attempt, began)
         response = self._redact(response, request)
@@ -366,10 +372,7 @@ class BaseLLM(ProviderHooks):
     def _failure(
         self, exc: Exception, request: ChatRequest, attempt: int, began: float
     ) -> LLMResponse:
-        try:
-            error = self._classify(exc)
-        except Exception:  # classification must not be the thing that crashes a call
-            error = classify(exc, secrets=self._secrets_for(request))
+        error = self._checked_classify(exc, self._secrets_for(request))
         response = LLMResponse(
             status=LLMResponseStatus.ERROR,
             finish_reason="error",

@@ -65,14 +65,17 @@ def load_env_file(path: Path) -> set[str]:
     """Copy the variables of a dotenv file into `os.environ`, never replacing one already set.
 
     Returns the names taken from the file. A missing file is not an error.
+
+    Raises:
+        ConfigurationError: the file cannot be read or is not UTF-8 text.
     """
     if not path.is_file():
         return set()
-    from dotenv import dotenv_values
+    from llmport._env_file import read_env_file
 
     taken = set()
-    for name, value in dotenv_values(path).items():
-        if value is not None and name not in os.environ:
+    for name, value in read_env_file(path).items():
+        if name not in os.environ:
             os.environ[name] = value
             taken.add(name)
     return taken

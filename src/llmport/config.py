@@ -21,7 +21,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
-from llmport._validation import MAX_TIMEOUT, check_header_value
+from llmport._env_file import read_env_file
+from llmport._validation import MAX_TIMEOUT, check_header, check_header_value
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.response import LLMError
 
@@ -157,7 +158,7 @@ class BaseLLMConfig(BaseSettings):
     @classmethod
     def _headers_fit_http(cls, headers: dict[str, str]) -> dict[str, str]:
         for name, value in headers.items():
-            check_header_value(f"extra_headers[{name!r}]", value)
+            check_header(name, value)
         return headers
 
     @field_serializer("extra_headers")
@@ -211,7 +212,10 @@ class BaseLLMConfig(BaseSettings):
             )
         try:
             # `_env_file` is a pydantic-settings argument, not a field (hidden from mypy).
-            sources: dict[str, Any] = {"_env_file": env_file} if env_file else {}
+            sources: dict[str, Any] = {}
+            if env_file:
+                read_env_file(env_file)  # a missing or binary file is named, not ignored
+                sources["_env_file"] = env_file
             config = cls(**overrides, **sources)
         except ValidationError as exc:
             problems = "; ".join(
@@ -226,7 +230,8 @@ class BaseLLMConfig(BaseSettings):
     def check_required(self) -> None:
         """Raise `ConfigurationError` naming the env var of the first missing setting."""
         for name in self.required_fields:
-            if not getattr(self, name):
+            value = getattr(self, name)
+            if not value or (isinstance(value, str) and not value.strip()):
                 raise ConfigurationError(
                     f"{type(self).__name__}.{name} is not set: set the environment variable "
                     f"{self.env_name(name)} or pass {name}=... explicitly."

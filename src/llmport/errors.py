@@ -305,7 +305,7 @@ def _message_of(exc: BaseException) -> str:
     while previous != text:
         previous = text
         text = _LITELLM_PREFIX.sub("", text, count=1).strip()
-    if text.startswith(("{", "[")):  # an upstream body in the text: described, not copied
+    if _LOOKS_LIKE_JSON.match(text):  # an upstream body in the text: described, not copied
         return summarise_body(text)
     return short_message(text) or type(exc).__name__
 
@@ -323,5 +323,8 @@ def _status_body(exc: BaseException) -> tuple[int, str | Mapping[str, Any]] | No
         link = link.__cause__ or link.__context__
     return None
 
+
+#: The start of a JSON object or array; not an OS error's "[Errno 111] Connection refused".
+_LOOKS_LIKE_JSON = re.compile(r'\{|\[\s*(?:[\[{"\]\d-]|true|false|null|$)')
 
 _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:|\w+(?:Error|Exception):|\w+Exception\s*-)")

@@ -15,6 +15,8 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
+from llmport._validation import OptionTypeError
+
 __all__ = ["CallOptions", "check_call_options"]
 
 
@@ -87,7 +89,8 @@ def check_call_options(options: Mapping[str, Any], *, allowed: Sequence[str] = (
 
     Raises:
         TypeError: an unknown keyword (with the closest known name), or a value of the
-            wrong type for one of the options checked here.
+            wrong type for one of the options checked here (that one is also a
+            `ValueError`, like every malformed argument).
     """
     for name, value in options.items():
         if name not in OPTION_NAMES and name not in allowed:
@@ -98,9 +101,40 @@ def check_call_options(options: Mapping[str, Any], *, allowed: Sequence[str] = (
         types, description = shape
         is_int_option = int in types and float not in types and bool not in types
         if not isinstance(value, types) or (is_int_option and isinstance(value, bool)):
-            raise TypeError(f"{name} must be {description}, got {value!r}")
+            raise OptionTypeError(f"{name} must be {description}, got {value!r}")
         if name == "extra_headers":
             _check_headers(options[name])
+        elif name in ("extra_params", "extra_body"):
+            _check_no_collision(name, options[name])
+
+
+#: What llmport writes into every request itself, and how to set it instead.
+_REQUEST_FIELDS = {
+    "messages": "the messages argument",
+    "tools": "the tools argument",
+    "stop": "the stop argument",
+    "response_format": "the response_format argument",
+    "stream": "llm.stream() or llm.astream()",
+    "stream_options": "llm.stream() or llm.astream()",
+}
+#: Options that are not body fields: `extra_body` may carry a backend field of that name
+#: (OpenAI's own `metadata`, for instance).
+_NOT_IN_BODY = frozenset(
+    {"timeout", "total_timeout", "metadata", "extra_headers", "extra_params", "extra_body"}
+)
+
+
+def _check_no_collision(name: str, extra: Mapping[Any, Any]) -> None:
+    """Refuse an escape-hatch key that would replace a checked option or a request field."""
+    for key in extra:
+        if key in _REQUEST_FIELDS:
+            raise TypeError(
+                f"{name}[{key!r}] would replace what llmport sends; use {_REQUEST_FIELDS[key]}"
+            )
+        if key in OPTION_NAMES and (name == "extra_params" or key not in _NOT_IN_BODY):
+            raise TypeError(
+                f"{name}[{key!r}] is a call option: pass {key}=... instead, so it is checked"
+            )
 
 
 def _check_headers(headers: Mapping[Any, Any]) -> None:

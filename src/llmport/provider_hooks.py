@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
@@ -24,6 +25,8 @@ from llmport.response import LLMError, LLMResponse
 from llmport.response_stream import StreamingUnsupportedError
 
 __all__ = ["ProviderHooks"]
+
+_SETUP_LOCKS_GUARD = threading.Lock()
 
 
 class ProviderHooks(abc.ABC):
@@ -39,11 +42,15 @@ class ProviderHooks(abc.ABC):
         """Do the provider's one-time set-up now (imports, clients) instead of on the first call.
 
         Call it at application start-up; the first call then costs no more than the next.
-        Safe to call more than once, and from several threads.
+        Safe to call more than once, and from several threads: calls that race wait for
+        one set-up instead of running their own.
         """
-        if not self._prepared:
-            self._prepare()
-            self._prepared = True
+        if self._prepared:
+            return
+        with self._setup_lock():  # racing first calls wait for one set-up, not run their own
+            if not self._prepared:
+                self._prepare()
+                self._prepared = True
 
     async def aprepare(self) -> None:
         """Async twin of `prepare`: the set-up runs off the event loop, which keeps running.
@@ -54,6 +61,20 @@ class ProviderHooks(abc.ABC):
         if not self._aprepared:
             await self._aprepare()
             self._aprepared = True
+
+    def _setup_lock(self) -> threading.RLock:
+        """This instance's set-up lock, made on first use (providers have no shared __init__)."""
+        lock: threading.RLock | None = self.__dict__.get("_setup_lock_")
+        if lock is None:
+            with _SETUP_LOCKS_GUARD:
+                lock = self.__dict__.setdefault("_setup_lock_", threading.RLock())
+        return lock
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The instance's state for pickle and copy, without its set-up lock."""
+        state = dict(self.__dict__)
+        state.pop("_setup_lock_", None)
+        return state
 
     # --- what a provider implements -----------------------------------------------------------
 
@@ -112,3 +133,22 @@ class ProviderHooks(abc.ABC):
         and fall back to `super()._classify(exc)` for the rest.
         """
         return classify(exc, secrets=self._secrets)
+
+    # --- the hooks as the template method calls them --------------------------------------------
+
+    def _checked_parse(self, payload: Any, request: ChatRequest) -> LLMResponse:
+        """`_parse`, where a result that is not an `LLMResponse` raises like a failed parse."""
+        parsed: object = self._parse(payload, request)
+        if not isinstance(parsed, LLMResponse):  # a bad_response for the caller
+            kind = type(parsed).__name__
+            raise ValueError(f"{type(self).__name__}._parse returned {kind}, not an LLMResponse")
+        return parsed
+
+    def _checked_classify(self, exc: BaseException, secrets: tuple[str, ...]) -> LLMError:
+        """`_classify`, or the default classification when it raises or returns no `LLMError`:
+        classifying must never be what crashes a call."""
+        try:
+            error: object = self._classify(exc)
+        except Exception:
+            error = None
+        return error if isinstance(error, LLMError) else classify(exc, secrets=secrets)

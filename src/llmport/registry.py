@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from llmport import _provider_table as table
 from llmport._provider_table import (
@@ -45,6 +45,7 @@ from llmport.errors import ConfigurationError
 if TYPE_CHECKING:
     from llmport.base import BaseLLM
     from llmport.config import EnvFile
+    from llmport.profiles import Profiles
 
 __all__ = [
     "available_providers",
@@ -73,7 +74,21 @@ def get_llm(name: str, *, env_file: EnvFile = None, **settings: Any) -> BaseLLM:
     profiles = active_profiles()
     if profiles is not None and name in profiles:
         return profiles.build(name, **settings)
+    if profiles is not None and table._normalise(name) not in available_providers():
+        _unknown_name(name, profiles)
     return build_provider(name, settings, env_file=env_file)
+
+
+def _unknown_name(name: str, profiles: Profiles) -> NoReturn:
+    """Refuse a name that is neither a profile nor a provider, naming both lists."""
+    from llmport._profile_check import hint
+
+    providers = available_providers()
+    raise ConfigurationError(
+        f"unknown LLM profile or provider {name!r}{hint(name, [*profiles, *providers])}; "
+        f"profiles in {profiles.path}: {', '.join(sorted(profiles))}; "
+        f"providers: {', '.join(providers)}"
+    )
 
 
 def get_default_llm(*, env_file: EnvFile = None, **settings: Any) -> BaseLLM:
@@ -123,7 +138,6 @@ def _environment(env_file: EnvFile) -> Mapping[str, str]:
     """`os.environ`, over the variables of `env_file` when one is given."""
     if not env_file:
         return os.environ
-    from dotenv import dotenv_values
+    from llmport._env_file import read_env_file
 
-    from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-    return {**from_file, **os.environ}
+    return {**read_env_file(env_file), **os.environ}

@@ -90,10 +90,7 @@ class _StreamBase:
         return delay
 
     def _classify(self, exc: Exception) -> LLMError:
-        try:
-            return self._llm._classify(exc)
-        except Exception:
-            return LLMError(kind=ErrorKind.SERVER, message=f"server: {type(exc).__name__}")
+        return self._llm._checked_classify(exc, self._llm._secrets_for(self._request))
 
     def _should_fall_back(self, exc: Exception, emitted: bool) -> bool:
         if emitted:

@@ -96,6 +96,22 @@ def test_base_url_without_scheme_is_rejected(llm_env: Callable[..., None]) -> No
         OpenAICompatible(base_url="127.0.0.1:8000/v1", chat_model="m")
 
 
+@pytest.mark.parametrize(
+    ("base_url", "reason"),
+    [
+        ("http://", "must name a host"),
+        ("https:///v1", "must name a host"),
+        ("http://127.0.0.1:8000/v1/chat/completions", "must stop before /chat/completions"),
+        ("http://127.0.0.1:8000/v1/chat/completions/", "must stop before /chat/completions"),
+    ],
+)
+def test_a_base_url_no_request_could_reach_is_rejected(
+    llm_env: Callable[..., None], base_url: str, reason: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"OPENAI_COMPATIBLE_BASE_URL.*{reason}"):
+        OpenAICompatible(base_url=base_url, chat_model="m")
+
+
 def test_explicit_config_object_is_accepted(llm_env: Callable[..., None]) -> None:
     config = OpenAICompatibleConfig(base_url="http://127.0.0.1:1/v1", chat_model="m")
     assert OpenAICompatible(config).config is config

@@ -71,9 +71,19 @@ class OpenAICompatibleConfig(BaseLLMConfig):
     @classmethod
     def _check_base_url(cls, value: str) -> str:
         value = value.strip()
-        if value and not value.startswith(("http://", "https://")):
+        if not value:
+            return value
+        if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")
-        return value.rstrip("/")
+        value = value.rstrip("/")
+        if not value.partition("://")[2].split("/", 1)[0]:
+            raise ValueError("must name a host, e.g. http://127.0.0.1:8000/v1")
+        if value.endswith("/chat/completions"):
+            raise ValueError(
+                "must stop before /chat/completions (llmport adds it): "
+                f"use {value.removesuffix('/chat/completions')!r}"
+            )
+        return value
 
 
 class _HTTPStatusError(Exception):

@@ -28,7 +28,7 @@ from typing_extensions import Unpack
 
 from llmport.base import BaseLLM
 from llmport.errors import redact
-from llmport.options import CallOptions, check_call_options
+from llmport.options import CallOptions
 from llmport.response import ToolCall
 from llmport.tools._run import REJECTED, Approval, Run, ToolLike, unique_call_ids
 from llmport.tools.audit import AuditHook
@@ -84,10 +84,11 @@ def run_tools(
         tools,
         max_iterations,
         _audit_hooks(audit, hooks),
-        _checked(options),
+        options,
         response_format,
         guard=guard,
     )
+    _check_calls(run)
     _check_sync_use(run)
     return _loop(run, confirm)
 
@@ -113,10 +114,11 @@ async def arun_tools(
         tools,
         max_iterations,
         _audit_hooks(audit, hooks),
-        _checked(options),
+        options,
         response_format,
         guard=guard,
     )
+    _check_calls(run)
     return await _aloop(run, confirm)
 
 
@@ -151,7 +153,7 @@ def resume_tools(
             no room for another LLM call.
     """
     hooks = _audit_hooks(audit, hooks)
-    call = (_checked(options), response_format)
+    call = (options, response_format)
     run, decisions = _admit(llm, pending, tools, approve, max_iterations, hooks, guard, call)
     _check_sync_use(run)
     run.guard.claim(pending)
@@ -179,7 +181,7 @@ async def aresume_tools(
 ) -> ToolLoopResult:
     """Async twin of `resume_tools` (the claim is made in a worker thread)."""
     hooks = _audit_hooks(audit, hooks)
-    call = (_checked(options), response_format)
+    call = (options, response_format)
     run, decisions = _admit(llm, pending, tools, approve, max_iterations, hooks, guard, call)
     await asyncio.to_thread(run.guard.claim, pending)
     steps = run.decide_pending(pending, decisions)
@@ -204,7 +206,9 @@ def _admit(
     """
     options, response_format = call
     run = Run(llm, (), tools, max_iterations, hooks, options, response_format, pending, guard)
-    return run, run.admit(pending, approve)
+    decisions = run.admit(pending, approve)
+    _check_calls(run)
+    return run, decisions
 
 
 def _loop(run: Run, confirm: Confirm | None) -> ToolLoopResult:
@@ -258,10 +262,12 @@ def _audit_hooks(
     )
 
 
-def _checked(options: CallOptions) -> CallOptions:
-    """The options of every LLM call of the loop, checked before the first one."""
-    check_call_options(options)
-    return options
+def _check_calls(run: Run) -> None:
+    """Check what every LLM call of the loop is given (options, response format, the
+    transcript so far) before the first call, and before a resumed run's tools run."""
+    run.llm.build_request(
+        run.messages, run.definitions, response_format=run.response_format, overrides=run.options
+    )
 
 
 def _check_sync_use(run: Run) -> None:
