@@ -14,7 +14,7 @@ from hostile_server import SeenRequest
 from llmport import ErrorKind, LLMResponse, ProviderError
 from llmport.streaming import FinishEvent, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta
 from reachable import reported, strings_in
-from wire_behaviours import Answer, Behaviour, Deep, ErrorObject, Raw, Value
+from wire_behaviours import Answer, Behaviour, Deep, Raw, Value
 from wire_render import Rendered, render
 
 __all__ = ["API_KEY", "CANARIES", "HEADER_KEY", "KEYS", "MESSAGES", "Outcome", "violations"]
@@ -290,8 +290,6 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
                     continue
             if _litellm_refused_the_answer(outcome, found, group):
                 continue
-            if _litellm_dropped_the_error(behaviour, outcome, found):
-                continue
             if _litellm_refused_the_usage(behaviour, outcome, found):
                 continue
             signatures[name] = found
@@ -319,25 +317,6 @@ def _litellm_refused_the_answer(
         and not other.provider.startswith("litellm")
         and any(call.arguments_error for call in other.response.tool_calls)
         for other in group
-    )
-
-
-def _litellm_dropped_the_error(
-    behaviour: Behaviour, outcome: Outcome, found: dict[str, Any]
-) -> bool:
-    """litellm ignores an `{"error": ...}` object with an empty message and no code in a
-    buffered answer (some gateways send one beside every answer), so the kind its `type`
-    named is gone (docs/decisions.md, "Where litellm makes parity impossible"): llmport
-    reports `server`, retryable, where the direct provider reads the type."""
-    payload = behaviour.payload
-    return (
-        outcome.provider.startswith("litellm")
-        and outcome.path not in ("stream", "astream")
-        and 200 <= behaviour.status < 300
-        and isinstance(payload, ErrorObject)
-        and not payload.message
-        and payload.code is None
-        and found["kind"] == "server"
     )
 
 

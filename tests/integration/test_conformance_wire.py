@@ -372,24 +372,21 @@ def test_an_error_object_in_a_200_is_named_by_its_code_and_keeps_its_message(
     )
 
 
-def test_an_error_object_without_message_or_code_keeps_its_type_on_the_direct_path(
-    buffered: Call,
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"message": "", "type": "rate_limit_error", "code": None},
+        {"message": "Hello", "type": "rate_limit_error", "code": None},
+        {"message": "Hello", "type": "rate_limit_error"},
+    ],
+    ids=["type-only", "type-and-message", "no-code-key"],
+)
+def test_an_error_object_in_a_200_named_by_its_type_is_that_kind_and_retried(
+    make: Make, buffered: Call, error: dict[str, Any]
 ) -> None:
-    body = b'{"error": {"message": "", "type": "rate_limit_error", "code": null}}'
-    with raw_server(http_answer(body)) as server:
-        direct = OpenAICompatible(
-            chat_model="m", base_url=server.base_url, api_key=KEY, retry=POLICY
-        )
-        assert error_of(buffered(direct)) == (ErrorKind.RATE_LIMIT, 2)
-
-
-def test_litellm_drops_an_error_object_without_message_or_code_so_it_is_a_retried_server_error(
-    buffered: Call,
-) -> None:
-    body = b'{"error": {"message": "", "type": "invalid_request_error", "code": null}}'
-    with raw_server(http_answer(body)) as server:
-        llm = LiteLLM(chat_model="openai/m", api_base=server.base_url, api_key=KEY, retry=POLICY)
-        assert error_of(buffered(llm)) == (ErrorKind.SERVER, 2)
+    with raw_server(http_answer(json.dumps({"error": error}).encode())) as server:
+        response = buffered(make(server))
+    assert error_of(response) == (ErrorKind.RATE_LIMIT, 2)
 
 
 def test_content_as_a_list_of_parts_is_read_directly_but_refused_by_litellm(

@@ -38,9 +38,8 @@ _STREAM_CUT = "stream ended before a finish_reason was received"
 _JSON_DECODE_MESSAGE = re.compile(r"line \d+ column \d+ \(char \d+\)")
 # litellm's words for a JSON object without a `choices` list, and the keys it read.
 _NO_CHOICES = re.compile(
-    r"provider returned (?:a response with no 'choices'|'choices' that is not a list)"
-    r".*?Raw keys: \[(?P<keys>[^\]]*)\]",
-    re.IGNORECASE | re.DOTALL,
+    r"provider returned (?:a response with no 'choices'|'choices' that is not a list)",
+    re.IGNORECASE,
 )
 
 
@@ -68,19 +67,40 @@ def _stream_error_event(exc: BaseException) -> Mapping[str, Any] | None:
     return None
 
 
-def _error_object(exc: BaseException) -> dict[str, Any] | None:
+def _error_object(exc: BaseException) -> Mapping[str, Any] | str | None:
     """The `{"error": ...}` object of a 200 answer, as far as litellm keeps it.
 
-    litellm raises it as a bare `Exception` with the object's code where the HTTP status
-    goes (`status_code="context_length_exceeded"`, or 429) and its text as `message`, then
-    wraps that in exceptions of its own whose messages are only prefixes.
+    litellm checks a buffered answer for an error object in
+    `convert_to_model_response_object`, and raises from there: a bare `Exception` with
+    the object's code where the HTTP status goes and its text as `message` (the `type`
+    is dropped), or, for an object with neither message nor code, a complaint about the
+    missing `choices`. Its own exceptions then wrap that with prefixes. The object is
+    read back from the raising frame where litellm still names it `error_obj`; failing
+    that, from the bare exception's code and message.
     """
     for link in _chain(exc):
-        code = getattr(link, "status_code", None)
-        if type(link) is Exception and isinstance(code, (str, int)) and code != "":
-            message = getattr(link, "message", None)
-            return {"code": code, "message": message if isinstance(message, str) else ""}
+        raised = _raised_error_object(link)
+        if raised is not None:
+            return raised
+        if type(link) is Exception and hasattr(link, "status_code"):
+            code, message = link.status_code, getattr(link, "message", None)
+            return {
+                "code": code if isinstance(code, (str, int)) and code != "" else None,
+                "message": message if isinstance(message, str) else "",
+            }
     return None
+
+
+def _raised_error_object(link: BaseException) -> Mapping[str, Any] | str | None:
+    trace = link.__traceback__
+    for _ in range(32):  # the innermost frame raised it
+        if trace is None or trace.tb_next is None:
+            break
+        trace = trace.tb_next
+    if trace is None or trace.tb_frame.f_code.co_name != "convert_to_model_response_object":
+        return None
+    found = trace.tb_frame.f_locals.get("error_obj")
+    return found if found and isinstance(found, (Mapping, str)) else None
 
 
 def _missing_key_message(model: str) -> str:
@@ -110,22 +130,9 @@ def _not_a_completion(text: str) -> str | None:
 
 def _no_choices(text: str) -> LLMError | None:
     """A JSON object that is not a completion (no `choices` list): `bad_response`, as on
-    the direct path. When it held an `{"error": ...}` object that litellm ignored (an
-    empty message and no code, which some gateways send beside every answer), the kind
-    the object named is gone: `server`, retryable, so a rate limit is not dropped."""
-    found = _NO_CHOICES.search(text)
-    if found is None:
+    the direct path."""
+    if _NO_CHOICES.search(text) is None:
         return None
-    if "'error'" in found.group("keys"):
-        kind = ErrorKind.SERVER
-        return LLMError(
-            kind=kind,
-            message=(
-                f"{kind.value}: the backend sent an error object with no message or code"
-                " (litellm drops its type)"
-            ),
-            retryable=True,
-        )
     kind = ErrorKind.BAD_RESPONSE
     return LLMError(
         kind=kind, message=f"{kind.value}: the response has no choices", retryable=False
