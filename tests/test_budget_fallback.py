@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from llmport import Budget, ErrorKind, FallbackLLM, LLMResponse, RetryPolicy, Usage
-from llmport.base import BaseLLM
+from llmport.base import BaseLLM, ChatRequest
+from llmport.hooks import LLMHooks
 from llmport.streaming import StreamEvent, TextDelta, UsageEvent
 from llmport.testing import FakeLLM, FunctionLLM, ScriptItem
 
@@ -214,3 +215,45 @@ def test_a_group_stream_closed_early_charges_the_members_usage_as_its_own_budget
                 break
     assert own.spent() == pytest.approx((7e-3 + 6e-3, 10))
     assert group_budget.spent() == pytest.approx(own.spent())
+
+
+# --- calls a member's own code makes are not the group's ------------------------------------
+
+
+class Judge(LLMHooks):
+    """A hook that asks another LLM about every answer (an app's own call)."""
+
+    def __init__(self, judge: BaseLLM) -> None:
+        self.judge = judge
+
+    def on_request(self, llm: BaseLLM, request: ChatRequest) -> None:
+        self.judge.chat_completions(USER)
+
+    def on_response(self, llm: BaseLLM, request: ChatRequest, response: LLMResponse) -> None:
+        self.judge.chat_completions(USER)
+
+
+@paths
+def test_calls_made_by_a_members_hooks_are_not_charged_to_the_group(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    budget = Budget(usd=10)
+    judge = FakeLLM(**PRICED)
+    group = FallbackLLM([FakeLLM(hooks=[Judge(judge)], **PRICED)], budget=budget)
+    response = call(group)
+    assert judge.call_count == 2
+    assert response.cost == pytest.approx(ANSWER[0])
+    assert budget.spent() == pytest.approx(ANSWER)
+
+
+@paths
+def test_a_member_that_delegates_to_another_llm_is_charged_once(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    budget = Budget(usd=10)
+    inner = FakeLLM(**PRICED)
+    member = FunctionLLM(lambda request: inner.chat_completions(USER), **PRICED)
+    response = call(FallbackLLM([member], budget=budget))
+    assert inner.call_count == 1
+    assert response.cost == pytest.approx(ANSWER[0])  # the member's own answer, priced once
+    assert budget.spent() == pytest.approx(ANSWER)

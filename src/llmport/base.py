@@ -34,7 +34,7 @@ from llmport._validation import (
 )
 from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, header_secrets
-from llmport.cost import Pricing, Spend, start_spend
+from llmport.cost import Pricing, Spend, outside_spends, start_spend
 from llmport.errors import ConfigurationError, classify
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.options import CallOptions, check_call_options
@@ -338,7 +338,8 @@ class BaseLLM(ProviderHooks):
     def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()
         try:
-            payload = complete_in_time(self._complete, request)
+            with outside_spends():  # calls the provider's code makes are not this call's
+                payload = complete_in_time(self._complete, request)
         except Exception as exc:
             return self._failure(exc, request, attempt, began)
         return self._parse_safely(payload, request, attempt, began)
@@ -346,7 +347,8 @@ class BaseLLM(ProviderHooks):
     async def _aattempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()
         try:
-            payload = await acomplete_in_time(self._acomplete, request)
+            with outside_spends():
+                payload = await acomplete_in_time(self._acomplete, request)
         except Exception as exc:
             return self._failure(exc, request, attempt, began)
         return self._parse_safely(payload, request, attempt, began)

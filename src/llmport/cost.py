@@ -12,7 +12,9 @@ override the map field by field, or price a model it lacks.
 A cost is None when the price or the usage is unknown: it is never guessed as 0.
 `Spend` adds up the attempts of one call (see its docstring for the rule). A call
 that runs inside `collect_spends` (a fallback group's member) also hands its `Spend`
-to the collector, so a group is charged by the same rule as its members.
+to the collector, so a group is charged by the same rule as its members; what runs
+inside a call on its behalf (its provider code, its hooks) runs `outside_spends`, so
+the LLM calls those make are their own, not the group's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import logging
 import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ __all__ = [
     "Pricing",
     "Spend",
     "collect_spends",
+    "outside_spends",
     "price_table",
     "start_spend",
     "table_prices",
@@ -304,6 +307,27 @@ def collect_spends(spends: list[Spend]) -> Iterator[None]:
     generator that held it open across a `yield` would collect its caller's calls.
     """
     token = _collectors.set((*_collectors.get(), spends))
+    try:
+        yield
+    finally:
+        _collectors.reset(token)
+
+
+def outside_spends() -> AbstractContextManager[None]:
+    """A block whose calls no open `collect_spends` list collects.
+
+    A call runs its provider code and its hooks in one: an LLM call they make (a hook
+    that asks a judge model, a provider that delegates to another LLM) is theirs, and
+    the group the call belongs to is charged the call's own spend only.
+    """
+    if not _collectors.get():
+        return nullcontext()
+    return _hidden()
+
+
+@contextmanager
+def _hidden() -> Iterator[None]:
+    token = _collectors.set(())
     try:
         yield
     finally:
