@@ -167,3 +167,29 @@ def test_a_stream_closed_before_its_usage_arrived_charges_nothing() -> None:
         for _ in stream:
             break
     assert budget.spent() == (0.0, 0)
+
+
+SECRET_KEY = "Zq7pX9mLrT4vW2kN8sB5"  # a provider's API key, shaped like a plain tenant id
+
+
+def test_a_tenant_id_holding_the_api_key_is_not_quoted_in_the_refusal() -> None:
+    budget = Budget(usd=0.01)
+    llm = FakeLLM(api_key=SECRET_KEY, budget=budget, **PRICED)
+    metadata = {"tenant_id": f"org-{SECRET_KEY}"}
+    llm.chat_completions(USER, metadata=metadata)
+    refused = llm.chat_completions(USER, metadata=metadata)
+    assert refused.error is not None
+    assert refused.error.kind is ErrorKind.BUDGET
+    assert SECRET_KEY not in refused.error.message
+    assert "tenant 'org-[REDACTED]'" in refused.error.message
+
+
+def test_a_tenant_id_holding_the_api_key_is_stored_by_its_digest() -> None:
+    FakeLLM(api_key=SECRET_KEY)  # the key is now one llmport keeps secret
+    slot = tenant_slot(f"org-{SECRET_KEY}")
+    assert SECRET_KEY not in slot
+    assert slot.startswith("~")
+
+
+def test_a_credential_shaped_tenant_id_is_stored_by_its_digest() -> None:
+    assert tenant_slot("sk-proj-abcdef123456").startswith("~")

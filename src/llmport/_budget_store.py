@@ -10,12 +10,15 @@ A tenant is stored under `tenant_slot(tenant)`, a period is a `Window`, and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal, Protocol
+
+from llmport.redaction import known_secret_count, redact
 
 __all__ = [
     "BudgetStore",
@@ -40,9 +43,17 @@ def tenant_slot(tenant: str) -> str:
     A plain id (letters, digits, `_.@+=-`, at most 64 characters) is its own slot. Any
     other (longer, unicode, with spaces or key separators) becomes `~` and a digest, so
     an attacker-chosen id can neither grow a key without bound nor reach another
-    tenant's counters (`~` is never part of a plain id).
+    tenant's counters (`~` is never part of a plain id). So does an id that holds a
+    secret (a configured API key, anything credential-shaped): it never reaches a
+    Redis key.
     """
-    if _PLAIN_TENANT.fullmatch(tenant):
+    return _slot(tenant, known_secret_count())
+
+
+@functools.lru_cache(maxsize=4096)
+def _slot(tenant: str, secrets: int) -> str:
+    """`tenant_slot`, cached per tenant while the registered secrets stay the same."""
+    if _PLAIN_TENANT.fullmatch(tenant) and redact(tenant) == tenant:
         return tenant
     digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()
     return f"~{digest[:40]}"

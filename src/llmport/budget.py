@@ -36,6 +36,7 @@ from llmport._budget_store import (
 )
 from llmport._deadline import TotalTimeoutError, call_before
 from llmport.errors import ConfigurationError, ErrorKind
+from llmport.redaction import redact
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 
 if TYPE_CHECKING:
@@ -261,7 +262,8 @@ class Budget:
             limit, spent = f"{self.tokens} tokens", f"{tokens} tokens"
         else:
             return None
-        quoted = tenant if len(tenant) <= _QUOTED_TENANT else f"{tenant[:_QUOTED_TENANT]}..."
+        quoted = redact(tenant)  # an id that holds a key never shows it
+        quoted = quoted if len(quoted) <= _QUOTED_TENANT else f"{quoted[:_QUOTED_TENANT]}..."
         who = f"tenant {quoted!r}" if tenant else f"calls without metadata[{self.key!r}]"
         period = f" per {self.per}" if self.per else " in total"
         retry_after = None if window.end == FOREVER else max(0.0, window.end - self.clock())

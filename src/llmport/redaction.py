@@ -12,7 +12,7 @@ from typing import Any
 
 from llmport._json import load_json
 
-__all__ = ["redact", "register_secret", "short_message", "summarise_body"]
+__all__ = ["known_secret_count", "redact", "register_secret", "short_message", "summarise_body"]
 
 
 _known_secrets: set[str] = set()
@@ -33,6 +33,11 @@ def register_secret(value: str | None) -> None:
     """Remember a secret value so `redact()` removes it wherever it appears."""
     if value and len(value) >= 6:
         _known_secrets.add(value)
+
+
+def known_secret_count() -> int:
+    """How many secrets are registered: it changes whenever `redact()` would remove more."""
+    return len(_known_secrets)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
