@@ -165,3 +165,22 @@ def test_a_check_cut_short_by_the_deadline_does_not_rest_the_store(hung: RemoteS
     hung.release.set()  # the store was slow for that call only
     assert budget.refuse(request_due_in(SAFETY * 3), "x") is None
     assert hung.reads == 2
+
+
+def test_calls_against_a_hung_store_leave_at_most_one_worker_waiting_on_it(
+    hung: RemoteStore,
+) -> None:
+    budget = Budget(usd=1, store=hung, redis_timeout=SAFETY)
+    kinds = {refused_kind(budget.refuse(request_due_in(0.01), "x")) for _ in range(20)}
+    assert kinds == {ErrorKind.BUDGET_UNAVAILABLE}
+    assert hung.reads == 1  # later checks did not start a thread behind the hung one
+
+
+def test_a_store_that_answers_its_abandoned_read_is_asked_again_near_a_deadline() -> None:
+    store = RemoteStore(blocked=True)
+    budget = Budget(usd=1, store=store, redis_timeout=SAFETY)
+    assert refused_kind(budget.refuse(request_due_in(0.01), "x")) is ErrorKind.BUDGET_UNAVAILABLE
+    store.release.set()
+    assert budget._straggler.wait(SAFETY)  # the read the first call gave up on came back
+    assert budget.refuse(request_due_in(SAFETY), "x") is None
+    assert store.reads == 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -145,6 +146,9 @@ class Budget:
         self._down_until = float("-inf")
         self._down_reason = ""
         self._window = Window(0.0, -1.0)
+        #: Set once no worker thread is left waiting on the store for a call that gave up.
+        self._straggler = threading.Event()
+        self._straggler.set()
 
     def __repr__(self) -> str:
         where = "redis" if self.redis_url else "memory"
@@ -288,10 +292,21 @@ class Budget:
             return self._ask(slot, window)
         if wait <= 0:
             raise _NoTimeLeftError("was not asked: the call's total_timeout had run out")
+        if not self._straggler.is_set():  # one thread waits on a slow store, not one per call
+            raise _NoTimeLeftError("was not asked: it has not yet answered a call that ran out")
         until = min(now + wait, deadline)
+        answered = threading.Event()
+
+        def ask() -> tuple[float, int]:
+            try:
+                return self._ask(slot, window)
+            finally:
+                answered.set()
+
         try:  # the worker goes on alone: a failure it meets still rests the store
-            return call_before(until, None, lambda: self._ask(slot, window))
+            return call_before(until, None, ask)
         except TotalTimeoutError:  # the store may be fine, only slower than this call's time
+            self._straggler = answered
             raise _NoTimeLeftError(
                 f"did not answer within the call's remaining total_timeout ({wait:.3g} s)"
             ) from None
