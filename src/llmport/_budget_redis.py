@@ -7,7 +7,8 @@ can add a `:`, grow a key, or put a secret in one.
 A charge is one MULTI/EXEC pipeline: INCRBYFLOAT, INCRBY, and EXPIREAT
 at the end of the period, so counters update atomically and vanish when their
 period is over. Sockets time out after `timeout` seconds and nothing is retried,
-so an unreachable Redis costs a call at most a connect timeout plus a read timeout,
+so an unreachable Redis costs a call at most a connect timeout plus a read timeout
+(a hung name lookup aside),
 and a check no more than what is left of the call's `total_timeout` (`Budget.check`).
 """
 

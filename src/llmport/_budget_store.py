@@ -140,15 +140,12 @@ class MemoryBudgetStore:
             self._spent[tenant] = (window.start, entry[1] + usd, entry[2] + tokens)
 
 
-def store_wait(timeout: float, deadline: float, now: float) -> float | None:
+def store_wait(timeout: float, deadline: float, now: float) -> float:
     """How long a call due at `deadline` may wait for a remote store (monotonic seconds).
 
-    The store's sockets give up after `timeout` per connect and per reply, so at worst
-    after 2 x `timeout`. When that ends before the deadline, the answer is None: no
-    other bound is needed. Otherwise it is `min(timeout, deadline - now)`, and 0 once
-    the deadline has passed (the store is not asked).
+    The store's sockets give up after `timeout` per connect and per reply, so after
+    2 x `timeout` for a cold connection; the name lookup before a connect has no such
+    bound. The answer is `min(2 x timeout, deadline - now)`, and 0 once the deadline
+    has passed (the store is not asked).
     """
-    left = deadline - now
-    if left >= 2 * timeout:
-        return None
-    return max(min(timeout, left), 0.0)
+    return max(min(2 * timeout, deadline - now), 0.0)

@@ -82,7 +82,8 @@ class Budget:
         fail_open: when Redis cannot be reached, let calls through (True) or refuse them
             with kind `budget_unavailable` (False, the default).
         redis_timeout: seconds allowed for connecting to and each reply from Redis. A
-            check never waits past the call's `total_timeout` deadline either.
+            check of a call with a `total_timeout` waits for Redis in a worker thread,
+            at most 2 x `redis_timeout` and never past the call's deadline.
         redis_cooldown: seconds after a failed Redis call during which the store is not
             asked (calls fail closed or open at once), so a down or flapping Redis costs
             at most one `redis_timeout` wait per cooldown, not one per call.
@@ -288,8 +289,6 @@ class Budget:
             return self._ask(slot, window)
         now = time.monotonic()
         wait = store_wait(self.redis_timeout, deadline, now)
-        if wait is None:
-            return self._ask(slot, window)
         if wait <= 0:
             raise _NoTimeLeftError("was not asked: the call's total_timeout had run out")
         if not self._straggler.is_set():  # one thread waits on a slow store, not one per call
@@ -305,8 +304,12 @@ class Budget:
 
         try:  # the worker goes on alone: a failure it meets still rests the store
             return call_before(until, None, ask)
-        except TotalTimeoutError:  # the store may be fine, only slower than this call's time
+        except TotalTimeoutError:
             self._straggler = answered
+            if now + wait < deadline:  # slower than its own socket bounds (a hung lookup)
+                self._failed(TimeoutError())
+                raise TimeoutError from None
+            # the store may be fine, only slower than this call's time
             raise _NoTimeLeftError(
                 f"did not answer within the call's remaining total_timeout ({wait:.3g} s)"
             ) from None
