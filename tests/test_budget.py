@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -328,3 +329,43 @@ def test_one_call_at_a_time_overshoots_by_at_most_one_call(
         else:
             assert budget.spent("acme")[0] >= limit  # refused only once the limit is reached
     assert budget.spent("acme")[0] <= limit + max(costs)
+
+
+@pytest.mark.parametrize("in_flight", [1, 2, 4, 8])
+def test_overshoot_at_concurrency_n_stays_under_the_documented_bound(in_flight: int) -> None:
+    """Threads that call until refused, each answer held until every thread has one in
+    flight, end with limit <= spent < limit + N x (the largest cost of one call)."""
+    completions = itertools.cycle([1, 40, 7, 25, 3])
+    largest = 10 * 1e-3 + 40 * 2e-3  # PRICED: 10 prompt tokens and 40 completion tokens
+    lock = threading.Lock()
+    barrier = threading.Barrier(in_flight)
+
+    def answer(request: ChatRequest) -> dict[str, Any]:
+        with lock:
+            completion = next(completions)
+        try:
+            barrier.wait(timeout=10)  # every thread has passed the check: the worst case
+        except threading.BrokenBarrierError:  # a thread was refused: no longer N in flight
+            pass
+        usage = {"prompt_tokens": 10, "completion_tokens": completion}
+        message = {"role": "assistant", "content": "ok"}
+        return {"choices": [{"message": message, "finish_reason": "stop"}], "usage": usage}
+
+    limit = 1.0
+    budget = Budget(usd=limit, clock=FakeClock())
+    llm = FunctionLLM(answer, budget=budget, **PRICED)
+    served = [0] * in_flight
+
+    def call_until_refused(index: int) -> None:
+        while llm.chat_completions(USER).ok:
+            served[index] += 1
+        barrier.abort()
+
+    threads = [threading.Thread(target=call_until_refused, args=(i,)) for i in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    spent, _ = budget.spent()
+    assert limit <= spent < limit + in_flight * largest
+    assert sum(served) < 200  # bounded: the loop ended by refusals, not by luck
