@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -257,3 +257,47 @@ def test_a_member_that_delegates_to_another_llm_is_charged_once(
     assert inner.call_count == 1
     assert response.cost == pytest.approx(ANSWER[0])  # the member's own answer, priced once
     assert budget.spent() == pytest.approx(ANSWER)
+
+
+# --- async calls cancelled part way ---------------------------------------------------------
+
+
+def hanging_member(started: asyncio.Event, *items: ScriptItem, **settings: Any) -> FunctionLLM:
+    """A member that answers `items` in turn, then hangs (signalling `started`) until cancelled."""
+    script: Iterator[ScriptItem] = iter(items)
+
+    async def answer(request: ChatRequest) -> ScriptItem:
+        item = next(script, None)
+        if item is not None:
+            return item
+        started.set()
+        await asyncio.Event().wait()  # never set: only a cancellation ends it
+        raise AssertionError("unreachable")
+
+    return FunctionLLM(answer, retry=RETRY, **{**PRICED, **settings})
+
+
+async def cancel_once_hanging(started: asyncio.Event, call: Awaitable[LLMResponse]) -> None:
+    task = asyncio.ensure_future(call)
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_cancelled_async_group_call_is_charged_what_its_members_spent() -> None:
+    started = asyncio.Event()
+    own, group_budget = Budget(usd=10), Budget(usd=10)
+    first = scripted(BILLED_FAILURE, ErrorKind.SERVER, budget=own)
+    group = FallbackLLM([first, hanging_member(started)], budget=group_budget)
+    await cancel_once_hanging(started, group.achat_completions(USER))
+    assert own.spent() == pytest.approx(BILLED)
+    assert group_budget.spent() == pytest.approx(BILLED)
+
+
+async def test_a_cancelled_async_call_is_charged_its_billed_attempts() -> None:
+    started = asyncio.Event()
+    budget = Budget(usd=10)
+    llm = hanging_member(started, BILLED_FAILURE, budget=budget)  # billed, retried, hangs
+    await cancel_once_hanging(started, llm.achat_completions(USER))
+    assert budget.spent() == pytest.approx(BILLED)

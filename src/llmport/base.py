@@ -204,20 +204,21 @@ class BaseLLM(ProviderHooks):
         if refused is not None:
             return self._finish(refused, request, 0, started, hooks)
         spend = start_spend()
-        attempt = 0
-        while True:
-            attempt += 1
-            response = self._attempt(request, attempt)
-            spend.add(response, self._pricing.cost(response, request.model))
-            delay = self._retry_delay(response, attempt, started, request.deadline)
-            if delay is None:
-                response = self._finish(response, request, attempt, started, hooks, spend)
-                if self.budget is not None:
-                    self.budget.charge(request, spend)
-                return response
-            if hooks:
-                emit(hooks, "on_retry", self, request, response, attempt, delay)
-            self._sleep(delay)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                response = self._attempt(request, attempt)
+                spend.add(response, self._pricing.cost(response, request.model))
+                delay = self._retry_delay(response, attempt, started, request.deadline)
+                if delay is None:
+                    return self._finish(response, request, attempt, started, hooks, spend)
+                if hooks:
+                    emit(hooks, "on_retry", self, request, response, attempt, delay)
+                self._sleep(delay)
+        finally:  # also when the call is cancelled or interrupted: its billed attempts count
+            if self.budget is not None:
+                self.budget.charge(request, spend)
 
     async def _arun(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
         """Async twin of `_run`."""
@@ -228,20 +229,21 @@ class BaseLLM(ProviderHooks):
         if refused is not None:
             return self._finish(refused, request, 0, started, hooks)
         spend = start_spend()
-        attempt = 0
-        while True:
-            attempt += 1
-            response = await self._aattempt(request, attempt)
-            spend.add(response, self._pricing.cost(response, request.model))
-            delay = self._retry_delay(response, attempt, started, request.deadline)
-            if delay is None:
-                response = self._finish(response, request, attempt, started, hooks, spend)
-                if self.budget is not None:
-                    await self.budget.acharge(request, spend)
-                return response
-            if hooks:
-                emit(hooks, "on_retry", self, request, response, attempt, delay)
-            await self._asleep(delay)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                response = await self._aattempt(request, attempt)
+                spend.add(response, self._pricing.cost(response, request.model))
+                delay = self._retry_delay(response, attempt, started, request.deadline)
+                if delay is None:
+                    return self._finish(response, request, attempt, started, hooks, spend)
+                if hooks:
+                    emit(hooks, "on_retry", self, request, response, attempt, delay)
+                await self._asleep(delay)
+        finally:  # also when the call is cancelled or interrupted: its billed attempts count
+            if self.budget is not None:
+                await self.budget.acharge(request, spend)
 
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)

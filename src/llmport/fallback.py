@@ -146,19 +146,23 @@ class FallbackLLM(BaseLLM):
             return self._end(request, [refused], started, Spend())
         answers: list[LLMResponse] = []
         spends: list[Spend] = []  # every attempt of every member tried
-        for member in self.members:
-            with collect_spends(spends):
-                answer = member.chat_completions(
-                    messages, tools, stop, response_format, **self._share(member, request, options)
-                )
-            answers.append(answer)
-            if not self._moves_on(member, answers, request):
-                break
-        spend = Spend.total(spends)
-        response = self._end(request, answers, started, spend)
-        if self.budget is not None:
-            self.budget.charge(request, spend)
-        return response
+        try:
+            for member in self.members:
+                with collect_spends(spends):
+                    answer = member.chat_completions(
+                        messages,
+                        tools,
+                        stop,
+                        response_format,
+                        **self._share(member, request, options),
+                    )
+                answers.append(answer)
+                if not self._moves_on(member, answers, request):
+                    break
+            return self._end(request, answers, started, Spend.total(spends))
+        finally:  # also when the call is cancelled part way: what the members spent counts
+            if self.budget is not None:
+                self.budget.charge(request, Spend.total(spends))
 
     async def achat_completions(
         self,
@@ -175,19 +179,23 @@ class FallbackLLM(BaseLLM):
             return self._end(request, [refused], started, Spend())
         answers: list[LLMResponse] = []
         spends: list[Spend] = []
-        for member in self.members:
-            with collect_spends(spends):
-                answer = await member.achat_completions(
-                    messages, tools, stop, response_format, **self._share(member, request, options)
-                )
-            answers.append(answer)
-            if not self._moves_on(member, answers, request):
-                break
-        spend = Spend.total(spends)
-        response = self._end(request, answers, started, spend)
-        if self.budget is not None:
-            await self.budget.acharge(request, spend)
-        return response
+        try:
+            for member in self.members:
+                with collect_spends(spends):
+                    answer = await member.achat_completions(
+                        messages,
+                        tools,
+                        stop,
+                        response_format,
+                        **self._share(member, request, options),
+                    )
+                answers.append(answer)
+                if not self._moves_on(member, answers, request):
+                    break
+            return self._end(request, answers, started, Spend.total(spends))
+        finally:  # also when the call is cancelled part way: what the members spent counts
+            if self.budget is not None:
+                await self.budget.acharge(request, Spend.total(spends))
 
     def stream(
         self,
