@@ -369,3 +369,28 @@ def test_overshoot_at_concurrency_n_stays_under_the_documented_bound(in_flight: 
     spent, _ = budget.spent()
     assert limit <= spent < limit + in_flight * largest
     assert sum(served) < 200  # bounded: the loop ended by refusals, not by luck
+
+
+def redis_profiles(tmp_path: Path, fast: str, smart: str) -> Any:
+    path = tmp_path / "llmport.toml"
+    path.write_text(
+        f'[profiles.fast]\nprovider = "fake"\nbudget = {{ {fast} }}\n'
+        f'[profiles.smart]\nprovider = "fake"\nbudget = {{ {smart} }}\n'
+    )
+    return load_profiles(path)
+
+
+def test_two_profiles_with_one_redis_keep_separate_counters(tmp_path: Path) -> None:
+    pytest.importorskip("redis")
+    url = 'redis_url = "redis://127.0.0.1:1/0"'
+    profiles = redis_profiles(tmp_path, f"usd = 5, {url}", f"usd = 50, {url}")
+    fast, smart = profiles.build("fast").budget, profiles.build("smart").budget
+    assert fast.store.prefix != smart.store.prefix  # as two in-process budgets would be
+
+
+def test_a_profile_budget_can_name_its_redis_prefix(tmp_path: Path) -> None:
+    pytest.importorskip("redis")
+    url = 'redis_url = "redis://127.0.0.1:1/0", prefix = "shop:budget"'
+    profiles = redis_profiles(tmp_path, f"usd = 5, {url}", f"usd = 5, {url}")
+    fast, smart = profiles.build("fast").budget, profiles.build("smart").budget
+    assert fast.store.prefix == smart.store.prefix == "shop:budget"

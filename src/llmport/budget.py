@@ -167,7 +167,7 @@ class Budget:
         if not isinstance(value, Mapping):
             raise ConfigurationError(f"budget must be a Budget or a table, got {value!r}")
         allowed = {"usd", "tokens", "per", "key", "redis_url", "fail_open", "redis_timeout"}
-        allowed |= {"redis_cooldown"}
+        allowed |= {"redis_cooldown", "prefix"}
         unknown = sorted(set(value) - allowed)
         if unknown:
             raise ConfigurationError(
