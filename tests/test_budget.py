@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -253,6 +254,18 @@ def test_a_period_contains_now_and_ends_on_the_next_calendar_boundary(now: float
         assert end.hour == 0
     if per == "month":
         assert end.day == 1
+
+
+@pytest.mark.parametrize("per", ["hour", "day", "month"])
+@pytest.mark.parametrize("steps", [1, 2])  # the floats right below: under half a microsecond
+def test_a_moment_just_before_a_boundary_is_in_the_period_it_ends(per: str, steps: int) -> None:
+    boundary = datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()  # an hour, day and month
+    now = boundary
+    for _ in range(steps):
+        now = math.nextafter(now, 0)
+    window = window_at(per, now)  # type: ignore[arg-type]
+    assert window.start <= now < window.end
+    assert window.end == boundary
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -79,7 +80,9 @@ def window_at(per: Period | None, now: float) -> Window:
     """The calendar period (UTC) of `per` that contains `now`."""
     if per is None:
         return Window(0.0, FOREVER)
-    moment = datetime.fromtimestamp(now, tz=timezone.utc)
+    # Periods start on whole seconds: the second `now` falls in is in its period, and
+    # a float a fraction of a microsecond before a boundary is not rounded across it.
+    moment = datetime.fromtimestamp(math.floor(now), tz=timezone.utc)
     if per == "hour":
         start = moment.replace(minute=0, second=0, microsecond=0)
         end_ts = start.timestamp() + 3600
