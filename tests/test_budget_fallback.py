@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from llmport import Budget, ErrorKind, FallbackLLM, LLMResponse, RetryPolicy, Usage
+from llmport import (
+    Budget,
+    ConfigurationError,
+    ErrorKind,
+    FallbackLLM,
+    LLMResponse,
+    RetryPolicy,
+    Usage,
+)
 from llmport.base import BaseLLM, ChatRequest
 from llmport.hooks import LLMHooks
 from llmport.streaming import StreamEvent, TextDelta, UsageEvent
@@ -301,3 +309,10 @@ async def test_a_cancelled_async_call_is_charged_its_billed_attempts() -> None:
     llm = hanging_member(started, BILLED_FAILURE, budget=budget)  # billed, retried, hangs
     await cancel_once_hanging(started, llm.achat_completions(USER))
     assert budget.spent() == pytest.approx(BILLED)
+
+
+def test_a_group_refuses_a_budget_one_of_its_members_already_has() -> None:
+    budget = Budget(usd=10)
+    member = FakeLLM(budget=budget, **PRICED)
+    with pytest.raises(ConfigurationError, match="twice"):
+        FallbackLLM([FakeLLM(**PRICED), FallbackLLM([member])], budget=budget)
