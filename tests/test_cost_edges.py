@@ -127,3 +127,22 @@ def test_calls_spend_together_what_their_attempts_spend_as_one_call(
     )
     assert together.known_cost == pytest.approx(whole.known_cost)
     assert (together.cost is None) == (whole.cost is None)
+
+
+counts = st.none() | st.integers(0, 10**6)
+
+
+@given(prompt=counts, completion=counts, total=counts)
+def test_a_budget_counts_the_same_tokens_for_an_attempt_and_for_a_whole_call(
+    prompt: int | None, completion: int | None, total: int | None
+) -> None:
+    # A gateway may send a total that leaves tokens out (0, or the prompt only): a token
+    # budget counts prompt + completion, however the call is summed (a group, a tool loop).
+    usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    response = LLMResponse(status=LLMResponseStatus.SUCCESS, usage=usage, cost=None)
+    attempt, call = Spend(), Spend()
+    attempt.add(response, None)
+    call.add_call(response)
+    assert attempt.tokens == call.tokens
+    assert attempt.tokens >= (prompt or 0) + (completion or 0)
+    assert attempt.tokens == max(total or 0, (prompt or 0) + (completion or 0))

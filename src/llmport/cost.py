@@ -215,7 +215,8 @@ class Spend:
     failed attempt without usage (a refused connection, a 429, a 5xx) was not billed.
     A successful attempt without usage, or a billed one whose model has no price,
     makes the call's `cost` unknown (None); `known_cost` still sums what is known,
-    for budgets. `tokens` sums the billed attempts' total tokens.
+    for budgets. `tokens` sums the billed attempts' prompt + completion tokens (or
+    their reported total, when larger).
     """
 
     __slots__ = ("billed", "known_cost", "tokens", "unknown")
@@ -230,12 +231,11 @@ class Spend:
     def add(self, response: LLMResponse, cost: float | None) -> None:
         """Count one attempt's `response`, whose own cost is `cost`."""
         usage = response.usage
-        prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
-        if prompt is None and completion is None and total is None:  # usage unknown
+        if not usage.is_known:
             self.unknown = self.unknown or response.ok
             return
         self.billed = True
-        self.tokens += total if total is not None else (prompt or 0) + (completion or 0)
+        self.tokens += _tokens(usage)
         if cost is None:
             self.unknown = True
         else:
@@ -247,10 +247,7 @@ class Spend:
         Used to sum calls: a fallback group's members, a tool loop's LLM calls.
         """
         usage = response.usage
-        if usage.is_known:
-            self.tokens += usage.total_tokens or (usage.prompt_tokens or 0) + (
-                usage.completion_tokens or 0
-            )
+        self.tokens += _tokens(usage)
         if response.cost is not None:
             self.billed = True
             self.known_cost += response.cost
@@ -283,6 +280,12 @@ class Spend:
     def cost(self) -> float | None:
         """The call's USD cost, or None when any billed part of it is unknown."""
         return None if self.unknown or not self.billed else self.known_cost
+
+
+def _tokens(usage: Usage) -> int:
+    """The tokens a budget counts for `usage`: prompt + completion, or the reported total
+    when it is larger (a total that leaves tokens out is not trusted)."""
+    return max(usage.total_tokens or 0, (usage.prompt_tokens or 0) + (usage.completion_tokens or 0))
 
 
 #: The lists that each call started now hands its `Spend` to (innermost last).
