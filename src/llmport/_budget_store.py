@@ -48,14 +48,18 @@ def tenant_slot(tenant: str) -> str:
     secret (a configured API key, anything credential-shaped): it never reaches a
     Redis key.
     """
-    return _slot(tenant, known_secret_count())
+    if _PLAIN_TENANT.fullmatch(tenant):  # short: the cache below never holds a long id
+        return _plain_slot(tenant, known_secret_count())
+    return _digest(tenant)
 
 
 @functools.lru_cache(maxsize=4096)
-def _slot(tenant: str, secrets: int) -> str:
-    """`tenant_slot`, cached per tenant while the registered secrets stay the same."""
-    if _PLAIN_TENANT.fullmatch(tenant) and redact(tenant) == tenant:
-        return tenant
+def _plain_slot(tenant: str, secrets: int) -> str:
+    """A plain id's slot, cached per id while the registered secrets stay the same."""
+    return tenant if redact(tenant) == tenant else _digest(tenant)
+
+
+def _digest(tenant: str) -> str:
     digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()
     return f"~{digest[:40]}"
 
