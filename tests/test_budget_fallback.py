@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmport import (
     Budget,
@@ -316,3 +318,22 @@ def test_a_group_refuses_a_budget_one_of_its_members_already_has() -> None:
     member = FakeLLM(budget=budget, **PRICED)
     with pytest.raises(ConfigurationError, match="twice"):
         FallbackLLM([FakeLLM(**PRICED), FallbackLLM([member])], budget=budget)
+
+
+#: What one attempt of a member does: billed and failed, failed unbilled, answered.
+OUTCOMES: list[ScriptItem] = [BILLED_FAILURE, ErrorKind.SERVER, ErrorKind.RATE_LIMIT, "ok"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    scripts=st.lists(st.lists(st.sampled_from(OUTCOMES), min_size=3, max_size=3), min_size=1),
+    path=st.sampled_from(sorted(PATHS)),
+)
+def test_a_group_budget_is_charged_what_the_members_own_budgets_are(
+    scripts: list[list[ScriptItem]], path: str
+) -> None:
+    own = [Budget(usd=100) for _ in scripts]
+    members = [scripted(*script, budget=b) for script, b in zip(scripts, own)]
+    group_budget = Budget(usd=100)
+    PATHS[path](FallbackLLM(members, budget=group_budget))
+    assert group_budget.spent() == pytest.approx(total(*(b.spent() for b in own)))
