@@ -333,7 +333,7 @@ def test_a_group_budget_is_charged_what_the_members_own_budgets_are(
     scripts: list[list[ScriptItem]], path: str
 ) -> None:
     own = [Budget(usd=100) for _ in scripts]
-    members = [scripted(*script, budget=b) for script, b in zip(scripts, own)]
+    members = [scripted(*script, budget=b) for script, b in zip(scripts, own, strict=True)]
     group_budget = Budget(usd=100)
     PATHS[path](FallbackLLM(members, budget=group_budget))
     assert group_budget.spent() == pytest.approx(total(*(b.spent() for b in own)))
