@@ -155,6 +155,19 @@ def test_spend_of_calls_outside_a_group_call_is_not_charged_to_the_group() -> No
     assert budget.spent() == pytest.approx(ANSWER)
 
 
+async def test_spend_of_calls_between_async_group_stream_events_is_not_the_groups() -> None:
+    budget = Budget(usd=10)
+    member = FakeLLM(**PRICED)
+    group = FallbackLLM([member], budget=budget)
+    async with group.astream(USER) as stream:
+        events = aiter(stream)
+        await anext(events)
+        await member.achat_completions(USER)  # the caller's own call, between two events
+        async for _ in events:
+            pass
+    assert budget.spent() == pytest.approx(ANSWER)
+
+
 # --- streams the caller closes early --------------------------------------------------------
 
 
