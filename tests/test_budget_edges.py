@@ -193,3 +193,25 @@ def test_a_tenant_id_holding_the_api_key_is_stored_by_its_digest() -> None:
 
 def test_a_credential_shaped_tenant_id_is_stored_by_its_digest() -> None:
     assert tenant_slot("sk-proj-abcdef123456").startswith("~")
+
+
+def test_a_late_charge_for_a_past_period_never_resets_the_current_one() -> None:
+    # A charge whose period was read just before a boundary can reach the store after a
+    # charge of the new period (two threads at midnight): the new period's count stays.
+    store = MemoryBudgetStore()
+    yesterday, today = Window(0.0, 86400.0), Window(86400.0, 172800.0)
+    store.add("acme", today, 0.5, 5)
+    store.add("acme", yesterday, 0.25, 3)
+    assert store.read("acme", today) == (0.5, 5)
+
+
+def test_budgets_of_different_periods_can_share_a_store() -> None:
+    now = [DAY_TWO]  # 00:01: the hour and the day start at the same moment
+    store = MemoryBudgetStore()
+    hourly = Budget(usd=1.0, per="hour", clock=lambda: now[0], store=store)
+    daily = Budget(usd=5.0, per="day", clock=lambda: now[0], store=store)
+    hourly.record({"tenant_id": "acme"}, 0.5, 5)
+    daily.record({"tenant_id": "acme"}, 2.0, 20)
+    hourly.record({"tenant_id": "acme"}, 0.25, 1)
+    assert daily.spent("acme") == (2.0, 20)
+    assert hourly.spent("acme") == (0.75, 6)

@@ -114,37 +114,41 @@ class BudgetStore(Protocol):
 
 
 class MemoryBudgetStore:
-    """Counters in this process, one lock around them; past periods are dropped."""
+    """Counters in this process, one lock around them, kept per tenant and period.
+
+    Counters of periods that have ended are dropped, and so is a charge that arrives
+    for one (a call read its period just before a boundary): it never touches the
+    current period's count. Budgets of different periods may share a store.
+    """
 
     remote = False
 
     def __init__(self) -> None:
         """Start with nothing spent."""
         self._lock = threading.Lock()
-        self._spent: dict[str, tuple[float, float, int]] = {}  # tenant -> (start, usd, tokens)
-        self._latest = float("-inf")
+        #: (tenant, period start, period end) -> (usd, tokens)
+        self._spent: dict[tuple[str, float, float], tuple[float, int]] = {}
+        self._latest = float("-inf")  # the latest period start charged
 
     def __len__(self) -> int:
-        """The number of tenants with counters kept."""
+        """The number of counters kept (one per tenant and period)."""
         return len(self._spent)
 
     def read(self, tenant: str, window: Window) -> tuple[float, int]:
         """USD and tokens spent by `tenant` in `window`."""
-        entry = self._spent.get(tenant)  # one dict read: atomic, no lock needed
-        if entry is None or entry[0] != window.start:
-            return 0.0, 0
-        return entry[1], entry[2]
+        return self._spent.get((tenant, window.start, window.end), (0.0, 0))  # atomic read
 
     def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
         """Add spend to `tenant` in `window`."""
         with self._lock:
-            if window.start > self._latest:  # a new period: the counters of past ones go
+            if window.end <= self._latest:  # a period already over: its counters are gone
+                return
+            if window.start > self._latest:  # a new period: the counters of ended ones go
                 self._latest = window.start
-                self._spent = {t: e for t, e in self._spent.items() if e[0] >= window.start}
-            entry = self._spent.get(tenant)
-            if entry is None or entry[0] != window.start:
-                entry = (window.start, 0.0, 0)
-            self._spent[tenant] = (window.start, entry[1] + usd, entry[2] + tokens)
+                self._spent = {k: e for k, e in self._spent.items() if k[2] > window.start}
+            key = (tenant, window.start, window.end)
+            usd_spent, tokens_spent = self._spent.get(key, (0.0, 0))
+            self._spent[key] = (usd_spent + usd, tokens_spent + tokens)
 
 
 def store_wait(timeout: float, deadline: float, now: float) -> float:
