@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmport import Budget, ConfigurationError, LLMResponse, LLMResponseStatus, Usage
-from llmport.cost import PRICE_FILE, Prices, Spend, _price_file
+from llmport.cost import PRICE_CACHE_SIZE, PRICE_FILE, Prices, Pricing, Spend, _price_file
 from llmport.parsing import parse_usage
 from llmport.testing import FakeLLM
 
@@ -146,3 +146,12 @@ def test_a_budget_counts_the_same_tokens_for_an_attempt_and_for_a_whole_call(
     assert attempt.tokens == call.tokens
     assert attempt.tokens >= (prompt or 0) + (completion or 0)
     assert attempt.tokens == max(total or 0, (prompt or 0) + (completion or 0))
+
+
+def test_the_prices_kept_per_model_name_stay_bounded() -> None:
+    # Model names can come from callers (`model=`) and from providers' answers: a
+    # stream of new names must not grow the cache without end.
+    pricing = Pricing(FakeLLM(input_cost_per_token=1e-3).config)
+    for index in range(3 * PRICE_CACHE_SIZE):
+        assert pricing.prices(f"model-{index}") is not None
+    assert len(pricing) <= PRICE_CACHE_SIZE

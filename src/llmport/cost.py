@@ -51,6 +51,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PRICE_FILE = "model_prices_and_context_window_backup.json"
+#: Model names a `Pricing` keeps the prices of; past it, the cache starts again.
+PRICE_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,10 @@ class Pricing:
         self._complete = self.overrides.input is not None and self.overrides.output is not None
         self._cache: dict[str, Prices | None] = {}
 
+    def __len__(self) -> int:
+        """The number of model names whose prices are cached."""
+        return len(self._cache)
+
     @property
     def needs_table(self) -> bool:
         """Whether a lookup may read the price map (it is not loaded yet)."""
@@ -197,6 +203,8 @@ class Pricing:
             base = table_prices(model)
             has_override = self.overrides != Prices()
             prices = self.overrides.over(base) if (base or has_override) else None
+        if len(self._cache) >= PRICE_CACHE_SIZE:  # names from callers or answers: bounded
+            self._cache.clear()
         self._cache[model] = prices
         return prices
 
