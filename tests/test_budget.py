@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import math
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -253,6 +256,18 @@ def test_a_period_contains_now_and_ends_on_the_next_calendar_boundary(now: float
         assert end.day == 1
 
 
+@pytest.mark.parametrize("per", ["hour", "day", "month"])
+@pytest.mark.parametrize("steps", [1, 2])  # the floats right below: under half a microsecond
+def test_a_moment_just_before_a_boundary_is_in_the_period_it_ends(per: str, steps: int) -> None:
+    boundary = datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()  # an hour, day and month
+    now = boundary
+    for _ in range(steps):
+        now = math.nextafter(now, 0)
+    window = window_at(per, now)  # type: ignore[arg-type]
+    assert window.start <= now < window.end
+    assert window.end == boundary
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -328,3 +343,67 @@ def test_one_call_at_a_time_overshoots_by_at_most_one_call(
         else:
             assert budget.spent("acme")[0] >= limit  # refused only once the limit is reached
     assert budget.spent("acme")[0] <= limit + max(costs)
+
+
+@pytest.mark.parametrize("in_flight", [1, 2, 4, 8])
+def test_overshoot_at_concurrency_n_stays_under_the_documented_bound(in_flight: int) -> None:
+    """Threads that call until refused, each answer held until every thread has one in
+    flight, end with limit <= spent < limit + N x (the largest cost of one call)."""
+    completions = itertools.cycle([1, 40, 7, 25, 3])
+    largest = 10 * 1e-3 + 40 * 2e-3  # PRICED: 10 prompt tokens and 40 completion tokens
+    lock = threading.Lock()
+    barrier = threading.Barrier(in_flight)
+
+    def answer(request: ChatRequest) -> dict[str, Any]:
+        with lock:
+            completion = next(completions)
+        # Every thread has passed the check (the worst case), unless one was refused.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+        usage = {"prompt_tokens": 10, "completion_tokens": completion}
+        message = {"role": "assistant", "content": "ok"}
+        return {"choices": [{"message": message, "finish_reason": "stop"}], "usage": usage}
+
+    limit = 1.0
+    budget = Budget(usd=limit, clock=FakeClock())
+    llm = FunctionLLM(answer, budget=budget, **PRICED)
+    served = [0] * in_flight
+
+    def call_until_refused(index: int) -> None:
+        while llm.chat_completions(USER).ok:
+            served[index] += 1
+        barrier.abort()
+
+    threads = [threading.Thread(target=call_until_refused, args=(i,)) for i in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    spent, _ = budget.spent()
+    assert limit <= spent < limit + in_flight * largest
+    assert sum(served) < 200  # bounded: the loop ended by refusals, not by luck
+
+
+def redis_profiles(tmp_path: Path, fast: str, smart: str) -> Any:
+    path = tmp_path / "llmport.toml"
+    path.write_text(
+        f'[profiles.fast]\nprovider = "fake"\nbudget = {{ {fast} }}\n'
+        f'[profiles.smart]\nprovider = "fake"\nbudget = {{ {smart} }}\n'
+    )
+    return load_profiles(path)
+
+
+def test_two_profiles_with_one_redis_keep_separate_counters(tmp_path: Path) -> None:
+    pytest.importorskip("redis")
+    url = 'redis_url = "redis://127.0.0.1:1/0"'
+    profiles = redis_profiles(tmp_path, f"usd = 5, {url}", f"usd = 50, {url}")
+    fast, smart = profiles.build("fast").budget, profiles.build("smart").budget
+    assert fast.store.prefix != smart.store.prefix  # as two in-process budgets would be
+
+
+def test_a_profile_budget_can_name_its_redis_prefix(tmp_path: Path) -> None:
+    pytest.importorskip("redis")
+    url = 'redis_url = "redis://127.0.0.1:1/0", prefix = "shop:budget"'
+    profiles = redis_profiles(tmp_path, f"usd = 5, {url}", f"usd = 5, {url}")
+    fast, smart = profiles.build("fast").budget, profiles.build("smart").budget
+    assert fast.store.prefix == smart.store.prefix == "shop:budget"

@@ -167,3 +167,51 @@ def test_a_stream_closed_before_its_usage_arrived_charges_nothing() -> None:
         for _ in stream:
             break
     assert budget.spent() == (0.0, 0)
+
+
+SECRET_KEY = "Zq7pX9mLrT4vW2kN8sB5"  # a provider's API key, shaped like a plain tenant id
+
+
+def test_a_tenant_id_holding_the_api_key_is_not_quoted_in_the_refusal() -> None:
+    budget = Budget(usd=0.01)
+    llm = FakeLLM(api_key=SECRET_KEY, budget=budget, **PRICED)
+    metadata = {"tenant_id": f"org-{SECRET_KEY}"}
+    llm.chat_completions(USER, metadata=metadata)
+    refused = llm.chat_completions(USER, metadata=metadata)
+    assert refused.error is not None
+    assert refused.error.kind is ErrorKind.BUDGET
+    assert SECRET_KEY not in refused.error.message
+    assert "tenant 'org-[REDACTED]'" in refused.error.message
+
+
+def test_a_tenant_id_holding_the_api_key_is_stored_by_its_digest() -> None:
+    FakeLLM(api_key=SECRET_KEY)  # the key is now one llmport keeps secret
+    slot = tenant_slot(f"org-{SECRET_KEY}")
+    assert SECRET_KEY not in slot
+    assert slot.startswith("~")
+
+
+def test_a_credential_shaped_tenant_id_is_stored_by_its_digest() -> None:
+    assert tenant_slot("sk-proj-abcdef123456").startswith("~")
+
+
+def test_a_late_charge_for_a_past_period_never_resets_the_current_one() -> None:
+    # A charge whose period was read just before a boundary can reach the store after a
+    # charge of the new period (two threads at midnight): the new period's count stays.
+    store = MemoryBudgetStore()
+    yesterday, today = Window(0.0, 86400.0), Window(86400.0, 172800.0)
+    store.add("acme", today, 0.5, 5)
+    store.add("acme", yesterday, 0.25, 3)
+    assert store.read("acme", today) == (0.5, 5)
+
+
+def test_budgets_of_different_periods_can_share_a_store() -> None:
+    now = [DAY_TWO]  # 00:01: the hour and the day start at the same moment
+    store = MemoryBudgetStore()
+    hourly = Budget(usd=1.0, per="hour", clock=lambda: now[0], store=store)
+    daily = Budget(usd=5.0, per="day", clock=lambda: now[0], store=store)
+    hourly.record({"tenant_id": "acme"}, 0.5, 5)
+    daily.record({"tenant_id": "acme"}, 2.0, 20)
+    hourly.record({"tenant_id": "acme"}, 0.25, 1)
+    assert daily.spent("acme") == (2.0, 20)
+    assert hourly.spent("acme") == (0.75, 6)

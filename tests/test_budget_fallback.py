@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from llmport import Budget, ErrorKind, FallbackLLM, LLMResponse, RetryPolicy, Usage
-from llmport.base import BaseLLM
+from llmport import (
+    Budget,
+    ConfigurationError,
+    ErrorKind,
+    FallbackLLM,
+    LLMResponse,
+    RetryPolicy,
+    Usage,
+)
+from llmport.base import BaseLLM, ChatRequest
+from llmport.hooks import LLMHooks
 from llmport.streaming import StreamEvent, TextDelta, UsageEvent
 from llmport.testing import FakeLLM, FunctionLLM, ScriptItem
 
@@ -144,6 +155,19 @@ def test_spend_of_calls_outside_a_group_call_is_not_charged_to_the_group() -> No
     assert budget.spent() == pytest.approx(ANSWER)
 
 
+async def test_spend_of_calls_between_async_group_stream_events_is_not_the_groups() -> None:
+    budget = Budget(usd=10)
+    member = FakeLLM(**PRICED)
+    group = FallbackLLM([member], budget=budget)
+    async with group.astream(USER) as stream:
+        events = aiter(stream)
+        await anext(events)
+        await member.achat_completions(USER)  # the caller's own call, between two events
+        async for _ in events:
+            pass
+    assert budget.spent() == pytest.approx(ANSWER)
+
+
 # --- streams the caller closes early --------------------------------------------------------
 
 
@@ -214,3 +238,115 @@ def test_a_group_stream_closed_early_charges_the_members_usage_as_its_own_budget
                 break
     assert own.spent() == pytest.approx((7e-3 + 6e-3, 10))
     assert group_budget.spent() == pytest.approx(own.spent())
+
+
+# --- calls a member's own code makes are not the group's ------------------------------------
+
+
+class Judge(LLMHooks):
+    """A hook that asks another LLM about every answer (an app's own call)."""
+
+    def __init__(self, judge: BaseLLM) -> None:
+        self.judge = judge
+
+    def on_request(self, llm: BaseLLM, request: ChatRequest) -> None:
+        self.judge.chat_completions(USER)
+
+    def on_response(self, llm: BaseLLM, request: ChatRequest, response: LLMResponse) -> None:
+        self.judge.chat_completions(USER)
+
+
+@paths
+def test_calls_made_by_a_members_hooks_are_not_charged_to_the_group(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    budget = Budget(usd=10)
+    judge = FakeLLM(**PRICED)
+    group = FallbackLLM([FakeLLM(hooks=[Judge(judge)], **PRICED)], budget=budget)
+    response = call(group)
+    assert judge.call_count == 2
+    assert response.cost == pytest.approx(ANSWER[0])
+    assert budget.spent() == pytest.approx(ANSWER)
+
+
+@paths
+def test_a_member_that_delegates_to_another_llm_is_charged_once(
+    call: Callable[[BaseLLM], LLMResponse],
+) -> None:
+    budget = Budget(usd=10)
+    inner = FakeLLM(**PRICED)
+    member = FunctionLLM(lambda request: inner.chat_completions(USER), **PRICED)
+    response = call(FallbackLLM([member], budget=budget))
+    assert inner.call_count == 1
+    assert response.cost == pytest.approx(ANSWER[0])  # the member's own answer, priced once
+    assert budget.spent() == pytest.approx(ANSWER)
+
+
+# --- async calls cancelled part way ---------------------------------------------------------
+
+
+def hanging_member(started: asyncio.Event, *items: ScriptItem, **settings: Any) -> FunctionLLM:
+    """A member that answers `items` in turn, then hangs (signalling `started`) until cancelled."""
+    script: Iterator[ScriptItem] = iter(items)
+
+    async def answer(request: ChatRequest) -> ScriptItem:
+        item = next(script, None)
+        if item is not None:
+            return item
+        started.set()
+        await asyncio.Event().wait()  # never set: only a cancellation ends it
+        raise AssertionError("unreachable")
+
+    return FunctionLLM(answer, retry=RETRY, **{**PRICED, **settings})
+
+
+async def cancel_once_hanging(started: asyncio.Event, call: Awaitable[LLMResponse]) -> None:
+    task = asyncio.ensure_future(call)
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_cancelled_async_group_call_is_charged_what_its_members_spent() -> None:
+    started = asyncio.Event()
+    own, group_budget = Budget(usd=10), Budget(usd=10)
+    first = scripted(BILLED_FAILURE, ErrorKind.SERVER, budget=own)
+    group = FallbackLLM([first, hanging_member(started)], budget=group_budget)
+    await cancel_once_hanging(started, group.achat_completions(USER))
+    assert own.spent() == pytest.approx(BILLED)
+    assert group_budget.spent() == pytest.approx(BILLED)
+
+
+async def test_a_cancelled_async_call_is_charged_its_billed_attempts() -> None:
+    started = asyncio.Event()
+    budget = Budget(usd=10)
+    llm = hanging_member(started, BILLED_FAILURE, budget=budget)  # billed, retried, hangs
+    await cancel_once_hanging(started, llm.achat_completions(USER))
+    assert budget.spent() == pytest.approx(BILLED)
+
+
+def test_a_group_refuses_a_budget_one_of_its_members_already_has() -> None:
+    budget = Budget(usd=10)
+    member = FakeLLM(budget=budget, **PRICED)
+    with pytest.raises(ConfigurationError, match="twice"):
+        FallbackLLM([FakeLLM(**PRICED), FallbackLLM([member])], budget=budget)
+
+
+#: What one attempt of a member does: billed and failed, failed unbilled, answered.
+OUTCOMES: list[ScriptItem] = [BILLED_FAILURE, ErrorKind.SERVER, ErrorKind.RATE_LIMIT, "ok"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    scripts=st.lists(st.lists(st.sampled_from(OUTCOMES), min_size=3, max_size=3), min_size=1),
+    path=st.sampled_from(sorted(PATHS)),
+)
+def test_a_group_budget_is_charged_what_the_members_own_budgets_are(
+    scripts: list[list[ScriptItem]], path: str
+) -> None:
+    own = [Budget(usd=100) for _ in scripts]
+    members = [scripted(*script, budget=b) for script, b in zip(scripts, own, strict=True)]
+    group_budget = Budget(usd=100)
+    PATHS[path](FallbackLLM(members, budget=group_budget))
+    assert group_budget.spent() == pytest.approx(total(*(b.spent() for b in own)))

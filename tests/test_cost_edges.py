@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmport import Budget, ConfigurationError, LLMResponse, LLMResponseStatus, Usage
-from llmport.cost import PRICE_FILE, Prices, Spend, _price_file
+from llmport.cost import PRICE_CACHE_SIZE, PRICE_FILE, Prices, Pricing, Spend, _price_file
 from llmport.parsing import parse_usage
 from llmport.testing import FakeLLM
 
@@ -127,3 +127,31 @@ def test_calls_spend_together_what_their_attempts_spend_as_one_call(
     )
     assert together.known_cost == pytest.approx(whole.known_cost)
     assert (together.cost is None) == (whole.cost is None)
+
+
+counts = st.none() | st.integers(0, 10**6)
+
+
+@given(prompt=counts, completion=counts, total=counts)
+def test_a_budget_counts_the_same_tokens_for_an_attempt_and_for_a_whole_call(
+    prompt: int | None, completion: int | None, total: int | None
+) -> None:
+    # A gateway may send a total that leaves tokens out (0, or the prompt only): a token
+    # budget counts prompt + completion, however the call is summed (a group, a tool loop).
+    usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    response = LLMResponse(status=LLMResponseStatus.SUCCESS, usage=usage, cost=None)
+    attempt, call = Spend(), Spend()
+    attempt.add(response, None)
+    call.add_call(response)
+    assert attempt.tokens == call.tokens
+    assert attempt.tokens >= (prompt or 0) + (completion or 0)
+    assert attempt.tokens == max(total or 0, (prompt or 0) + (completion or 0))
+
+
+def test_the_prices_kept_per_model_name_stay_bounded() -> None:
+    # Model names can come from callers (`model=`) and from providers' answers: a
+    # stream of new names must not grow the cache without end.
+    pricing = Pricing(FakeLLM(input_cost_per_token=1e-3).config)
+    for index in range(3 * PRICE_CACHE_SIZE):
+        assert pricing.prices(f"model-{index}") is not None
+    assert len(pricing) <= PRICE_CACHE_SIZE

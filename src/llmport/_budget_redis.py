@@ -2,11 +2,13 @@
 
 Each tenant and period has two keys, `{prefix}:{tenant slot}:{period start}:usd` and
 `...:tokens`, where the slot is the tenant id itself when it is short and plain, and a
-digest otherwise (`llmport.budget.tenant_slot`): no tenant id can add a `:` or grow a key.
+digest otherwise, or when it holds a secret (`llmport.budget.tenant_slot`): no tenant id
+can add a `:`, grow a key, or put a secret in one.
 A charge is one MULTI/EXEC pipeline: INCRBYFLOAT, INCRBY, and EXPIREAT
 at the end of the period, so counters update atomically and vanish when their
 period is over. Sockets time out after `timeout` seconds and nothing is retried,
-so an unreachable Redis costs a call at most a connect timeout plus a read timeout,
+so an unreachable Redis costs a call at most a connect timeout plus a read timeout
+(a hung name lookup aside),
 and a check no more than what is left of the call's `total_timeout` (`Budget.check`).
 """
 

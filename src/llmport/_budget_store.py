@@ -10,12 +10,16 @@ A tenant is stored under `tenant_slot(tenant)`, a period is a `Window`, and
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal, Protocol
+
+from llmport.redaction import known_secret_count, redact
 
 __all__ = [
     "BudgetStore",
@@ -40,10 +44,22 @@ def tenant_slot(tenant: str) -> str:
     A plain id (letters, digits, `_.@+=-`, at most 64 characters) is its own slot. Any
     other (longer, unicode, with spaces or key separators) becomes `~` and a digest, so
     an attacker-chosen id can neither grow a key without bound nor reach another
-    tenant's counters (`~` is never part of a plain id).
+    tenant's counters (`~` is never part of a plain id). So does an id that holds a
+    secret (a configured API key, anything credential-shaped): it never reaches a
+    Redis key.
     """
-    if _PLAIN_TENANT.fullmatch(tenant):
-        return tenant
+    if _PLAIN_TENANT.fullmatch(tenant):  # short: the cache below never holds a long id
+        return _plain_slot(tenant, known_secret_count())
+    return _digest(tenant)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_slot(tenant: str, secrets: int) -> str:
+    """A plain id's slot, cached per id while the registered secrets stay the same."""
+    return tenant if redact(tenant) == tenant else _digest(tenant)
+
+
+def _digest(tenant: str) -> str:
     digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()
     return f"~{digest[:40]}"
 
@@ -68,7 +84,9 @@ def window_at(per: Period | None, now: float) -> Window:
     """The calendar period (UTC) of `per` that contains `now`."""
     if per is None:
         return Window(0.0, FOREVER)
-    moment = datetime.fromtimestamp(now, tz=timezone.utc)
+    # Periods start on whole seconds: the second `now` falls in is in its period, and
+    # a float a fraction of a microsecond before a boundary is not rounded across it.
+    moment = datetime.fromtimestamp(math.floor(now), tz=timezone.utc)
     if per == "hour":
         start = moment.replace(minute=0, second=0, microsecond=0)
         end_ts = start.timestamp() + 3600
@@ -96,48 +114,49 @@ class BudgetStore(Protocol):
 
 
 class MemoryBudgetStore:
-    """Counters in this process, one lock around them; past periods are dropped."""
+    """Counters in this process, one lock around them, kept per tenant and period.
+
+    Counters of periods that have ended are dropped, and so is a charge that arrives
+    for one (a call read its period just before a boundary): it never touches the
+    current period's count. Budgets of different periods may share a store.
+    """
 
     remote = False
 
     def __init__(self) -> None:
         """Start with nothing spent."""
         self._lock = threading.Lock()
-        self._spent: dict[str, tuple[float, float, int]] = {}  # tenant -> (start, usd, tokens)
-        self._latest = float("-inf")
+        #: (tenant, period start, period end) -> (usd, tokens)
+        self._spent: dict[tuple[str, float, float], tuple[float, int]] = {}
+        self._latest = float("-inf")  # the latest period start charged
 
     def __len__(self) -> int:
-        """The number of tenants with counters kept."""
+        """The number of counters kept (one per tenant and period)."""
         return len(self._spent)
 
     def read(self, tenant: str, window: Window) -> tuple[float, int]:
         """USD and tokens spent by `tenant` in `window`."""
-        entry = self._spent.get(tenant)  # one dict read: atomic, no lock needed
-        if entry is None or entry[0] != window.start:
-            return 0.0, 0
-        return entry[1], entry[2]
+        return self._spent.get((tenant, window.start, window.end), (0.0, 0))  # atomic read
 
     def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
         """Add spend to `tenant` in `window`."""
         with self._lock:
-            if window.start > self._latest:  # a new period: the counters of past ones go
+            if window.end <= self._latest:  # a period already over: its counters are gone
+                return
+            if window.start > self._latest:  # a new period: the counters of ended ones go
                 self._latest = window.start
-                self._spent = {t: e for t, e in self._spent.items() if e[0] >= window.start}
-            entry = self._spent.get(tenant)
-            if entry is None or entry[0] != window.start:
-                entry = (window.start, 0.0, 0)
-            self._spent[tenant] = (window.start, entry[1] + usd, entry[2] + tokens)
+                self._spent = {k: e for k, e in self._spent.items() if k[2] > window.start}
+            key = (tenant, window.start, window.end)
+            usd_spent, tokens_spent = self._spent.get(key, (0.0, 0))
+            self._spent[key] = (usd_spent + usd, tokens_spent + tokens)
 
 
-def store_wait(timeout: float, deadline: float, now: float) -> float | None:
+def store_wait(timeout: float, deadline: float, now: float) -> float:
     """How long a call due at `deadline` may wait for a remote store (monotonic seconds).
 
-    The store's sockets give up after `timeout` per connect and per reply, so at worst
-    after 2 x `timeout`. When that ends before the deadline, the answer is None: no
-    other bound is needed. Otherwise it is `min(timeout, deadline - now)`, and 0 once
-    the deadline has passed (the store is not asked).
+    The store's sockets give up after `timeout` per connect and per reply, so after
+    2 x `timeout` for a cold connection; the name lookup before a connect has no such
+    bound. The answer is `min(2 x timeout, deadline - now)`, and 0 once the deadline
+    has passed (the store is not asked).
     """
-    left = deadline - now
-    if left >= 2 * timeout:
-        return None
-    return max(min(timeout, left), 0.0)
+    return max(min(2 * timeout, deadline - now), 0.0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from llmport.redaction import redact_values
+
 if TYPE_CHECKING:
     from llmport.base import ChatRequest
     from llmport.response import LLMResponse
@@ -28,7 +30,7 @@ def _fields(
         "attempt": attempt,
         "latency_ms": round(latency_ms, 3),
         "error_kind": error.kind.value if error else None,
-        "metadata": request.metadata,
+        "metadata": redact_values(request.metadata),
     }
 
 

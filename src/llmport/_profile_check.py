@@ -171,8 +171,11 @@ class Checker:
             return None
         if not isinstance(table["budget"], dict):
             self.fail('must be a table such as { usd = 5.0, per = "day" }', name, "budget")
+        setting = dict(table["budget"])
+        if "redis_url" in setting:  # its own counters, as an in-process budget has
+            setting.setdefault("prefix", f"llmport:budget:{name}")
         try:
-            return Budget.from_setting(table["budget"])
+            return Budget.from_setting(setting)
         except (ConfigurationError, TypeError) as exc:
             self.fail(str(exc), name, "budget")
 

@@ -35,7 +35,7 @@ from llmport._validation import (
 )
 from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, header_secrets
-from llmport.cost import Pricing, Spend, start_spend
+from llmport.cost import Pricing, Spend, outside_spends, start_spend
 from llmport.errors import ConfigurationError
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.options import CallOptions, check_call_options
@@ -205,20 +205,21 @@ class BaseLLM(ProviderHooks):
         if refused is not None:
             return self._finish(refused, request, 0, started, hooks)
         spend = start_spend()
-        attempt = 0
-        while True:
-            attempt += 1
-            response = self._attempt(request, attempt)
-            spend.add(response, self._pricing.cost(response, request.model))
-            delay = self._retry_delay(response, attempt, started, request.deadline)
-            if delay is None:
-                response = self._finish(response, request, attempt, started, hooks, spend)
-                if self.budget is not None:
-                    self.budget.charge(request, spend)
-                return response
-            if hooks:
-                emit(hooks, "on_retry", self, request, response, attempt, delay)
-            self._sleep(delay)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                response = self._attempt(request, attempt)
+                spend.add(response, self._pricing.cost(response, request.model))
+                delay = self._retry_delay(response, attempt, started, request.deadline)
+                if delay is None:
+                    return self._finish(response, request, attempt, started, hooks, spend)
+                if hooks:
+                    emit(hooks, "on_retry", self, request, response, attempt, delay)
+                self._sleep(delay)
+        finally:  # also when the call is cancelled or interrupted: its billed attempts count
+            if self.budget is not None:
+                self.budget.charge(request, spend)
 
     async def _arun(self, request: ChatRequest, hooks: tuple[LLMHooks, ...]) -> LLMResponse:
         """Async twin of `_run`."""
@@ -229,20 +230,21 @@ class BaseLLM(ProviderHooks):
         if refused is not None:
             return self._finish(refused, request, 0, started, hooks)
         spend = start_spend()
-        attempt = 0
-        while True:
-            attempt += 1
-            response = await self._aattempt(request, attempt)
-            spend.add(response, self._pricing.cost(response, request.model))
-            delay = self._retry_delay(response, attempt, started, request.deadline)
-            if delay is None:
-                response = self._finish(response, request, attempt, started, hooks, spend)
-                if self.budget is not None:
-                    await self.budget.acharge(request, spend)
-                return response
-            if hooks:
-                emit(hooks, "on_retry", self, request, response, attempt, delay)
-            await self._asleep(delay)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                response = await self._aattempt(request, attempt)
+                spend.add(response, self._pricing.cost(response, request.model))
+                delay = self._retry_delay(response, attempt, started, request.deadline)
+                if delay is None:
+                    return self._finish(response, request, attempt, started, hooks, spend)
+                if hooks:
+                    emit(hooks, "on_retry", self, request, response, attempt, delay)
+                await self._asleep(delay)
+        finally:  # also when the call is cancelled or interrupted: its billed attempts count
+            if self.budget is not None:
+                await self.budget.acharge(request, spend)
 
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -338,7 +340,8 @@ class BaseLLM(ProviderHooks):
     def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()
         try:
-            payload = complete_in_time(self._complete, request)
+            with outside_spends():  # calls the provider's code makes are not this call's
+                payload = complete_in_time(self._complete, request)
         except Exception as exc:
             return self._failure(exc, request, attempt, began)
         return self._parse_safely(payload, request, attempt, began)
@@ -346,7 +349,8 @@ class BaseLLM(ProviderHooks):
     async def _aattempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()
         try:
-            payload = await acomplete_in_time(self._acomplete, request)
+            with outside_spends():
+                payload = await acomplete_in_time(self._acomplete, request)
         except Exception as exc:
             return self._failure(exc, request, attempt, began)
         return self._parse_safely(payload, request, attempt, began)

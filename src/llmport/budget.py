@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from llmport._budget_store import (
 )
 from llmport._deadline import TotalTimeoutError, call_before
 from llmport.errors import ConfigurationError, ErrorKind
+from llmport.redaction import redact
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
 
 if TYPE_CHECKING:
@@ -80,7 +82,8 @@ class Budget:
         fail_open: when Redis cannot be reached, let calls through (True) or refuse them
             with kind `budget_unavailable` (False, the default).
         redis_timeout: seconds allowed for connecting to and each reply from Redis. A
-            check never waits past the call's `total_timeout` deadline either.
+            check of a call with a `total_timeout` waits for Redis in a worker thread,
+            at most 2 x `redis_timeout` and never past the call's deadline.
         redis_cooldown: seconds after a failed Redis call during which the store is not
             asked (calls fail closed or open at once), so a down or flapping Redis costs
             at most one `redis_timeout` wait per cooldown, not one per call.
@@ -144,6 +147,9 @@ class Budget:
         self._down_until = float("-inf")
         self._down_reason = ""
         self._window = Window(0.0, -1.0)
+        #: Set once no worker thread is left waiting on the store for a call that gave up.
+        self._straggler = threading.Event()
+        self._straggler.set()
 
     def __repr__(self) -> str:
         where = "redis" if self.redis_url else "memory"
@@ -161,7 +167,7 @@ class Budget:
         if not isinstance(value, Mapping):
             raise ConfigurationError(f"budget must be a Budget or a table, got {value!r}")
         allowed = {"usd", "tokens", "per", "key", "redis_url", "fail_open", "redis_timeout"}
-        allowed |= {"redis_cooldown"}
+        allowed |= {"redis_cooldown", "prefix"}
         unknown = sorted(set(value) - allowed)
         if unknown:
             raise ConfigurationError(
@@ -261,7 +267,8 @@ class Budget:
             limit, spent = f"{self.tokens} tokens", f"{tokens} tokens"
         else:
             return None
-        quoted = tenant if len(tenant) <= _QUOTED_TENANT else f"{tenant[:_QUOTED_TENANT]}..."
+        quoted = redact(tenant)  # an id that holds a key never shows it
+        quoted = quoted if len(quoted) <= _QUOTED_TENANT else f"{quoted[:_QUOTED_TENANT]}..."
         who = f"tenant {quoted!r}" if tenant else f"calls without metadata[{self.key!r}]"
         period = f" per {self.per}" if self.per else " in total"
         retry_after = None if window.end == FOREVER else max(0.0, window.end - self.clock())
@@ -282,14 +289,27 @@ class Budget:
             return self._ask(slot, window)
         now = time.monotonic()
         wait = store_wait(self.redis_timeout, deadline, now)
-        if wait is None:
-            return self._ask(slot, window)
         if wait <= 0:
             raise _NoTimeLeftError("was not asked: the call's total_timeout had run out")
+        if not self._straggler.is_set():  # one thread waits on a slow store, not one per call
+            raise _NoTimeLeftError("was not asked: it has not yet answered a call that ran out")
         until = min(now + wait, deadline)
+        answered = threading.Event()
+
+        def ask() -> tuple[float, int]:
+            try:
+                return self._ask(slot, window)
+            finally:
+                answered.set()
+
         try:  # the worker goes on alone: a failure it meets still rests the store
-            return call_before(until, None, lambda: self._ask(slot, window))
-        except TotalTimeoutError:  # the store may be fine, only slower than this call's time
+            return call_before(until, None, ask)
+        except TotalTimeoutError:
+            self._straggler = answered
+            if now + wait < deadline:  # slower than its own socket bounds (a hung lookup)
+                self._failed(TimeoutError())
+                raise TimeoutError from None
+            # the store may be fine, only slower than this call's time
             raise _NoTimeLeftError(
                 f"did not answer within the call's remaining total_timeout ({wait:.3g} s)"
             ) from None

@@ -12,7 +12,9 @@ override the map field by field, or price a model it lacks.
 A cost is None when the price or the usage is unknown: it is never guessed as 0.
 `Spend` adds up the attempts of one call (see its docstring for the rule). A call
 that runs inside `collect_spends` (a fallback group's member) also hands its `Spend`
-to the collector, so a group is charged by the same rule as its members.
+to the collector, so a group is charged by the same rule as its members; what runs
+inside a call on its behalf (its provider code, its hooks) runs `outside_spends`, so
+the LLM calls those make are their own, not the group's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import logging
 import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ __all__ = [
     "Pricing",
     "Spend",
     "collect_spends",
+    "outside_spends",
     "price_table",
     "start_spend",
     "table_prices",
@@ -48,6 +51,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PRICE_FILE = "model_prices_and_context_window_backup.json"
+#: Model names a `Pricing` keeps the prices of; past it, the cache starts again.
+PRICE_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +177,10 @@ class Pricing:
         self._complete = self.overrides.input is not None and self.overrides.output is not None
         self._cache: dict[str, Prices | None] = {}
 
+    def __len__(self) -> int:
+        """The number of model names whose prices are cached."""
+        return len(self._cache)
+
     @property
     def needs_table(self) -> bool:
         """Whether a lookup may read the price map (it is not loaded yet)."""
@@ -194,6 +203,8 @@ class Pricing:
             base = table_prices(model)
             has_override = self.overrides != Prices()
             prices = self.overrides.over(base) if (base or has_override) else None
+        if len(self._cache) >= PRICE_CACHE_SIZE:  # names from callers or answers: bounded
+            self._cache.clear()
         self._cache[model] = prices
         return prices
 
@@ -212,7 +223,8 @@ class Spend:
     failed attempt without usage (a refused connection, a 429, a 5xx) was not billed.
     A successful attempt without usage, or a billed one whose model has no price,
     makes the call's `cost` unknown (None); `known_cost` still sums what is known,
-    for budgets. `tokens` sums the billed attempts' total tokens.
+    for budgets. `tokens` sums the billed attempts' prompt + completion tokens (or
+    their reported total, when larger).
     """
 
     __slots__ = ("billed", "known_cost", "tokens", "unknown")
@@ -227,12 +239,11 @@ class Spend:
     def add(self, response: LLMResponse, cost: float | None) -> None:
         """Count one attempt's `response`, whose own cost is `cost`."""
         usage = response.usage
-        prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
-        if prompt is None and completion is None and total is None:  # usage unknown
+        if not usage.is_known:
             self.unknown = self.unknown or response.ok
             return
         self.billed = True
-        self.tokens += total if total is not None else (prompt or 0) + (completion or 0)
+        self.tokens += _tokens(usage)
         if cost is None:
             self.unknown = True
         else:
@@ -244,10 +255,7 @@ class Spend:
         Used to sum calls: a fallback group's members, a tool loop's LLM calls.
         """
         usage = response.usage
-        if usage.is_known:
-            self.tokens += usage.total_tokens or (usage.prompt_tokens or 0) + (
-                usage.completion_tokens or 0
-            )
+        self.tokens += _tokens(usage)
         if response.cost is not None:
             self.billed = True
             self.known_cost += response.cost
@@ -282,6 +290,12 @@ class Spend:
         return None if self.unknown or not self.billed else self.known_cost
 
 
+def _tokens(usage: Usage) -> int:
+    """The tokens a budget counts for `usage`: prompt + completion, or the reported total
+    when it is larger (a total that leaves tokens out is not trusted)."""
+    return max(usage.total_tokens or 0, (usage.prompt_tokens or 0) + (usage.completion_tokens or 0))
+
+
 #: The lists that each call started now hands its `Spend` to (innermost last).
 _collectors: ContextVar[tuple[list[Spend], ...]] = ContextVar("llmport_spends", default=())
 
@@ -304,6 +318,27 @@ def collect_spends(spends: list[Spend]) -> Iterator[None]:
     generator that held it open across a `yield` would collect its caller's calls.
     """
     token = _collectors.set((*_collectors.get(), spends))
+    try:
+        yield
+    finally:
+        _collectors.reset(token)
+
+
+def outside_spends() -> AbstractContextManager[None]:
+    """A block whose calls no open `collect_spends` list collects.
+
+    A call runs its provider code and its hooks in one: an LLM call they make (a hook
+    that asks a judge model, a provider that delegates to another LLM) is theirs, and
+    the group the call belongs to is charged the call's own spend only.
+    """
+    if not _collectors.get():
+        return nullcontext()
+    return _hidden()
+
+
+@contextmanager
+def _hidden() -> Iterator[None]:
+    token = _collectors.set(())
     try:
         yield
     finally:

@@ -87,7 +87,8 @@ class FallbackLLM(BaseLLM):
             it is charged every attempt of every member tried, by `llmport.cost.Spend`'s rule.
 
     Raises:
-        ConfigurationError: no members, a member that is not a `BaseLLM`, or an unknown kind.
+        ConfigurationError: no members, a member that is not a `BaseLLM`, an unknown kind,
+            or a `budget` that a member (or a member of a member group) already has.
     """
 
     provider_name = "fallback"
@@ -114,6 +115,11 @@ class FallbackLLM(BaseLLM):
                 )
         super().__init__(config, hooks=hooks, budget=budget, **settings)
         self.members: tuple[BaseLLM, ...] = tuple(members)
+        if self.budget is not None and self.budget in _member_budgets(self.members):
+            raise ConfigurationError(
+                "FallbackLLM budget is already a member's: every call would be charged "
+                "twice; give the group its own Budget"
+            )
         self.fallback_on: frozenset[ErrorKind] = (
             DEFAULT_FALLBACK_ON if fallback_on is None else error_kinds(fallback_on)
         )
@@ -146,19 +152,23 @@ class FallbackLLM(BaseLLM):
             return self._end(request, [refused], started, Spend())
         answers: list[LLMResponse] = []
         spends: list[Spend] = []  # every attempt of every member tried
-        for member in self.members:
-            with collect_spends(spends):
-                answer = member.chat_completions(
-                    messages, tools, stop, response_format, **self._share(member, request, options)
-                )
-            answers.append(answer)
-            if not self._moves_on(member, answers, request):
-                break
-        spend = Spend.total(spends)
-        response = self._end(request, answers, started, spend)
-        if self.budget is not None:
-            self.budget.charge(request, spend)
-        return response
+        try:
+            for member in self.members:
+                with collect_spends(spends):
+                    answer = member.chat_completions(
+                        messages,
+                        tools,
+                        stop,
+                        response_format,
+                        **self._share(member, request, options),
+                    )
+                answers.append(answer)
+                if not self._moves_on(member, answers, request):
+                    break
+            return self._end(request, answers, started, Spend.total(spends))
+        finally:  # also when the call is cancelled part way: what the members spent counts
+            if self.budget is not None:
+                self.budget.charge(request, Spend.total(spends))
 
     async def achat_completions(
         self,
@@ -175,19 +185,23 @@ class FallbackLLM(BaseLLM):
             return self._end(request, [refused], started, Spend())
         answers: list[LLMResponse] = []
         spends: list[Spend] = []
-        for member in self.members:
-            with collect_spends(spends):
-                answer = await member.achat_completions(
-                    messages, tools, stop, response_format, **self._share(member, request, options)
-                )
-            answers.append(answer)
-            if not self._moves_on(member, answers, request):
-                break
-        spend = Spend.total(spends)
-        response = self._end(request, answers, started, spend)
-        if self.budget is not None:
-            await self.budget.acharge(request, spend)
-        return response
+        try:
+            for member in self.members:
+                with collect_spends(spends):
+                    answer = await member.achat_completions(
+                        messages,
+                        tools,
+                        stop,
+                        response_format,
+                        **self._share(member, request, options),
+                    )
+                answers.append(answer)
+                if not self._moves_on(member, answers, request):
+                    break
+            return self._end(request, answers, started, Spend.total(spends))
+        finally:  # also when the call is cancelled part way: what the members spent counts
+            if self.budget is not None:
+                await self.budget.acharge(request, Spend.total(spends))
 
     def stream(
         self,
@@ -311,6 +325,17 @@ class FallbackLLM(BaseLLM):
         if self.hooks:
             emit(self.hooks, "on_response" if response.ok else "on_error", self, request, response)
         return response
+
+
+def _member_budgets(members: Iterable[BaseLLM]) -> list[Budget]:
+    """The budgets of `members` and of the members of groups among them."""
+    found: list[Budget] = []
+    for member in members:
+        if member.budget is not None:
+            found.append(member.budget)
+        if isinstance(member, FallbackLLM):
+            found += _member_budgets(member.members)
+    return found
 
 
 def error_kinds(kinds: Iterable[ErrorKind | str]) -> frozenset[ErrorKind]:

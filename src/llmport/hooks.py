@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from llmport.cost import outside_spends
+
 if TYPE_CHECKING:
     from llmport.base import BaseLLM, ChatRequest
     from llmport.response import LLMResponse
@@ -67,14 +69,18 @@ def global_hooks() -> tuple[LLMHooks, ...]:
 
 
 def emit(hooks: Iterable[LLMHooks], event: str, *args: object) -> None:
-    """Call `event` on every hook; log and swallow anything a hook raises."""
-    for hook in hooks:
-        try:
-            getattr(hook, event)(*args)
-        except Exception:
-            logger.exception(
-                "llmport hook %s.%s failed; ignored",
-                type(hook).__name__,
-                event,
-                extra={"hook": type(hook).__name__, "event": event},
-            )
+    """Call `event` on every hook; log and swallow anything a hook raises.
+
+    LLM calls a hook makes are its own: a fallback group does not count them.
+    """
+    with outside_spends():
+        for hook in hooks:
+            try:
+                getattr(hook, event)(*args)
+            except Exception:
+                logger.exception(
+                    "llmport hook %s.%s failed; ignored",
+                    type(hook).__name__,
+                    event,
+                    extra={"hook": type(hook).__name__, "event": event},
+                )

@@ -12,7 +12,14 @@ from typing import Any
 
 from llmport._json import load_json
 
-__all__ = ["redact", "register_secret", "short_message", "summarise_body"]
+__all__ = [
+    "known_secret_count",
+    "redact",
+    "redact_values",
+    "register_secret",
+    "short_message",
+    "summarise_body",
+]
 
 
 _known_secrets: set[str] = set()
@@ -35,6 +42,11 @@ def register_secret(value: str | None) -> None:
         _known_secrets.add(value)
 
 
+def known_secret_count() -> int:
+    """How many secrets are registered: it changes whenever `redact()` would remove more."""
+    return len(_known_secrets)
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Remove API keys and other credentials from text meant for messages and logs."""
     for secret in (*secrets, *_known_secrets):
@@ -46,6 +58,17 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         else:
             text = pattern.sub("[REDACTED]", text)
     return text
+
+
+def redact_values(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`values` (an app's call `metadata`) with secrets removed from its text values.
+
+    Metadata reaches logs, spans and metric labels; a value that holds a secret (a
+    tenant id built from an API key) must not carry it there.
+    """
+    if not any(isinstance(value, str) and redact(value) != value for value in values.values()):
+        return values
+    return {key: redact(v) if isinstance(v, str) else v for key, v in values.items()}
 
 
 def summarise_body(body: str | Mapping[str, Any]) -> str:

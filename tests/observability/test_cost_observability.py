@@ -172,3 +172,46 @@ def test_the_call_log_says_none_when_the_cost_is_unknown(caplog: pytest.LogCaptu
     FakeLLM(chat_model="x-unpriced").chat_completions(USER)
     (record,) = [r for r in caplog.records if r.name == "llmport.base"]
     assert record.__dict__["cost_usd"] is None
+
+
+# --- a tenant id that holds the API key -----------------------------------------------------
+
+SECRET_KEY = "Zq7pX9mLrT4vW2kN8sB5"
+SECRET_TENANT = {"tenant_id": f"org-{SECRET_KEY}"}
+
+
+def secret_holding_llm(**settings: Any) -> FakeLLM:
+    return FakeLLM(api_key=SECRET_KEY, **{**PRICED, **settings})
+
+
+def test_a_tenant_label_never_shows_the_api_key() -> None:
+    registry = CollectorRegistry()
+    hooks = PrometheusHooks(registry, metadata_labels=["tenant_id"])
+    secret_holding_llm(hooks=[hooks]).chat_completions(USER, metadata=SECRET_TENANT)
+    text = generate_latest(registry).decode()
+    assert SECRET_KEY not in text
+    assert 'tenant_id="org-[REDACTED]"' in text
+
+
+def test_the_call_log_metadata_never_shows_the_api_key(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="llmport.base")
+    secret_holding_llm().chat_completions(USER, metadata=SECRET_TENANT)
+    (record,) = [r for r in caplog.records if r.name == "llmport.base"]
+    assert record.__dict__["metadata"] == {"tenant_id": "org-[REDACTED]"}
+
+
+def test_logging_hooks_metadata_never_shows_the_api_key(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="llmport.calls")
+    secret_holding_llm(hooks=[LoggingHooks()]).chat_completions(USER, metadata=SECRET_TENANT)
+    (record,) = [r for r in caplog.records if r.name == "llmport.calls"]
+    assert record.__dict__["metadata"] == {"tenant_id": "org-[REDACTED]"}
+
+
+def test_the_span_metadata_never_shows_the_api_key() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    llm = secret_holding_llm(hooks=[OpenTelemetryHooks(provider)])
+    llm.chat_completions(USER, metadata=SECRET_TENANT)
+    (span,) = exporter.get_finished_spans()
+    assert dict(span.attributes or {})["llmport.metadata.tenant_id"] == "org-[REDACTED]"

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from llmport.hooks import LLMHooks
+from llmport.redaction import redact_values
 
 if TYPE_CHECKING:
     from llmport.base import BaseLLM, ChatRequest
@@ -36,7 +37,7 @@ def call_fields(llm: BaseLLM, request: ChatRequest, response: LLMResponse) -> di
         "total_tokens": response.usage.total_tokens,
         "cached_tokens": response.usage.cached_tokens,
         "cost_usd": response.cost,
-        "metadata": request.metadata,
+        "metadata": redact_values(request.metadata),
     }
 
 

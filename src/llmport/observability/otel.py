@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from llmport.hooks import LLMHooks
+from llmport.redaction import redact_values
 
 try:
     from opentelemetry import trace
@@ -152,7 +153,7 @@ class OpenTelemetryHooks(LLMHooks):
             stop = [request.stop] if isinstance(request.stop, str) else request.stop
             attributes["gen_ai.request.stop_sequences"] = stop
         attributes.update(_server_attributes(llm))
-        for key, value in request.metadata.items():
+        for key, value in redact_values(request.metadata).items():
             if isinstance(value, (str, bool, int, float)):
                 attributes[f"llmport.metadata.{key}"] = value
         if self.capture_content:

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmport.hooks import LLMHooks
+from llmport.redaction import redact
 
 try:
     from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -127,6 +128,9 @@ class _BoundedLabel:
             return value
         if len(value) > MAX_LABEL_LENGTH:  # a series per megabyte-long id is no label
             return "other"
+        value = redact(value)  # a secret in an id (an API key) never becomes a label
+        if value in self._seen:
+            return value
         with self._lock:
             if len(self._seen) >= self.limit:
                 return "other"
