@@ -389,6 +389,15 @@ def test_an_error_object_in_a_200_named_by_its_type_is_that_kind_and_retried(
     assert error_of(response) == (ErrorKind.RATE_LIMIT, 2)
 
 
+def test_an_error_answer_is_judged_by_its_status_even_when_its_body_says_rate_limit(
+    make: Make, any_path: Call
+) -> None:
+    body = json.dumps({"error": {"message": "Hello", "type": "rate_limit_error"}}).encode()
+    with raw_server(http_answer(body, status="400 Bad Request")) as server:
+        response = any_path(make(server))
+    assert error_of(response) == (ErrorKind.INVALID_REQUEST, 1)
+
+
 def test_content_as_a_list_of_parts_is_read_directly_but_refused_by_litellm(
     make: Make, buffered: Call
 ) -> None:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from llmport.errors import ErrorKind
+from llmport.errors import ErrorKind, classify
 from llmport.parsing import error_from_payload
 from llmport.redaction import summarise_body
 from llmport.response import LLMError
@@ -103,6 +103,25 @@ def _raised_error_object(link: BaseException) -> Mapping[str, Any] | str | None:
     return found if found and isinstance(found, (Mapping, str)) else None
 
 
+def _answer_litellm_renamed(exc: BaseException) -> BaseException | None:
+    """The HTTP client's exception for an error answer whose status litellm rewrote.
+
+    litellm re-labels some answers by their text (a 400 whose body mentions a rate limit
+    becomes its 429 `RateLimitError`); llmport judges an error answer by the status the
+    server sent, as the direct provider does.
+    """
+    reported = getattr(exc, "status_code", None)
+    if not isinstance(reported, int):
+        return None
+    for link in _chain(exc):
+        status = getattr(link, "status_code", None)
+        if link is exc or type(link).__module__.split(".")[0] == "litellm":
+            continue
+        if isinstance(status, int) and 400 <= status <= 599:
+            return link if status != reported else None
+    return None
+
+
 def _missing_key_message(model: str) -> str:
     environment = "the backend's key variable"
     litellm = sys.modules.get("litellm")  # imported: it raised the exception
@@ -150,6 +169,9 @@ def classify_litellm(exc: BaseException, model: str) -> LLMError | None:
     event = _stream_error_event(exc)
     if event is not None:
         return error_from_payload(event)
+    renamed = _answer_litellm_renamed(exc)
+    if renamed is not None:
+        return classify(renamed)
     error = _error_object(exc)
     if error is not None:  # the code names the kind, as on the direct path
         return error_from_payload(error)
