@@ -288,3 +288,14 @@ def test_redact_removes_credential_shapes(text: str) -> None:
 
 def test_redact_removes_explicit_secrets() -> None:
     assert redact("key is hunter2hunter2!", ["hunter2hunter2"]) == "key is [REDACTED]!"
+
+
+def test_a_message_holding_aiohttps_response_head_keeps_no_header() -> None:
+    import aiohttp
+
+    head = "<RawResponseMessage(version=HttpVersion(major=1, minor=1), code=200, headers="
+    exc = aiohttp.ClientPayloadError(head + "<CIMultiDictProxy('X-Request-ID': 'zq9-can')>)")
+    error = classify(exc)
+    assert "zq9" not in error.message
+    assert "RawResponseMessage" not in error.message
+    assert error.message == "connection: ClientPayloadError"

@@ -301,6 +301,8 @@ def _message_of(exc: BaseException) -> str:
     # litellm prefixes messages with "litellm.SomeError: SomeError: OpenAIException - {body}",
     # sometimes several times over, and may append " Original exception: ..." (a repeat).
     text = text.strip().split(" Original exception:", 1)[0]
+    # aiohttp puts the response head, every header the server sent, in some messages.
+    text = _RESPONSE_HEAD.sub("", text).strip(" :,")
     previous = None
     while previous != text:
         previous = text
@@ -327,4 +329,5 @@ def _status_body(exc: BaseException) -> tuple[int, str | Mapping[str, Any]] | No
 #: The start of a JSON object or array; not an OS error's "[Errno 111] Connection refused".
 _LOOKS_LIKE_JSON = re.compile(r'\{|\[\s*(?:[\[{"\]\d-]|true|false|null|$)')
 
+_RESPONSE_HEAD = re.compile(r"<RawResponseMessage\(.*", re.DOTALL)
 _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:|\w+(?:Error|Exception):|\w+Exception\s*-)")
