@@ -1,8 +1,9 @@
 """Budget counters in Redis, shared by every process that uses the same URL and prefix.
 
-Each tenant and period has two keys, `{prefix}:{tenant slot}:{period start}:usd` and
-`...:tokens`, where the slot is the tenant id itself when it is short and plain, and a
-digest otherwise, or when it holds a secret (`llmport.budget.tenant_slot`): no tenant id
+Each tenant and period has two keys, `{prefix}:{tenant slot}:{start}-{end}:usd` and
+`...:tokens`, named by the period's bounds, so an hourly and a daily budget never share
+one. The slot is the tenant id itself when it is short and plain, and a digest otherwise,
+or when it holds a secret (`llmport.budget.tenant_slot`): no tenant id
 can add a `:`, grow a key, or put a secret in one.
 A charge is one MULTI/EXEC pipeline: INCRBYFLOAT, INCRBY, and EXPIREAT
 at the end of the period, so counters update atomically and vanish when their
@@ -57,7 +58,8 @@ class RedisBudgetStore:
         self.prefix = prefix
 
     def _keys(self, tenant: str, window: Window) -> tuple[str, str]:
-        base = f"{self.prefix}:{tenant}:{int(window.start)}"
+        end = "forever" if math.isinf(window.end) else str(int(window.end))
+        base = f"{self.prefix}:{tenant}:{int(window.start)}-{end}"
         return f"{base}:usd", f"{base}:tokens"
 
     def read(self, tenant: str, window: Window) -> tuple[float, int]:

@@ -39,9 +39,11 @@ USER = [{"role": "user", "content": "hi"}]
 INPUT, OUTPUT = 1 / 1024, 1 / 512
 CALL_COST = 10 * INPUT + 5 * OUTPUT  # FakeLLM's default usage
 PRICED: dict[str, Any] = {"input_cost_per_token": INPUT, "output_cost_per_token": OUTPUT}
-#: 2026-12-01 13:30:00 UTC
-NOW = datetime(2026, 12, 1, 13, 30, tzinfo=timezone.utc).timestamp()
-MIDNIGHT = datetime(2026, 12, 2, tzinfo=timezone.utc).timestamp()
+#: A fake clock's day that is still ahead (Redis drops keys whose expiry has passed):
+#: 13:30 UTC the day after tomorrow, and the midnight that ends that day.
+_TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+MIDNIGHT = _TODAY.timestamp() + 3 * 86400
+NOW = MIDNIGHT - 86400 + 13.5 * 3600
 WORKER_TIMEOUT = 120.0
 
 
@@ -61,7 +63,7 @@ def test_the_spend_is_kept_in_redis_and_refuses_when_reached(
     refused = llm.chat_completions(USER, metadata={"tenant_id": "acme"})
     assert refused.error is not None
     assert refused.error.kind is ErrorKind.BUDGET
-    prefix = f"llmport:budget:acme:{int(MIDNIGHT - 86400)}"
+    prefix = f"llmport:budget:acme:{int(MIDNIGHT - 86400)}-{int(MIDNIGHT)}"
     assert float(redis_client.get(f"{prefix}:usd")) == 2 * CALL_COST
     assert int(redis_client.get(f"{prefix}:tokens")) == 30
 
@@ -71,6 +73,19 @@ def test_the_keys_expire_at_the_end_of_the_period(redis_client: Any, redis_port:
     FakeLLM(budget=budget, **PRICED).chat_completions(USER, metadata={"tenant_id": "acme"})
     (key, *_) = redis_client.keys("llmport:budget:acme:*")
     assert redis_client.expiretime(key) == int(MIDNIGHT)
+
+
+def test_an_hourly_and_a_daily_budget_on_one_redis_keep_separate_counters(
+    redis_client: Any, redis_port: int
+) -> None:
+    at_midnight = MIDNIGHT  # the first hour of a day: both periods start here
+    url = redis_url(redis_port)
+    hourly = Budget(tokens=1_000, per="hour", redis_url=url, clock=lambda: at_midnight)
+    daily = Budget(tokens=1_000, per="day", redis_url=url, clock=lambda: at_midnight)
+    FakeLLM(budget=hourly, **PRICED).chat_completions(USER, metadata={"tenant_id": "acme"})
+    keys = sorted(key.decode() for key in redis_client.keys("llmport:budget:acme:*:tokens"))
+    assert keys == [f"llmport:budget:acme:{int(at_midnight)}-{int(at_midnight) + 3600}:tokens"]
+    assert daily.spent("acme") == (0.0, 0)
 
 
 def test_concurrent_charges_are_atomic(redis_client: Any, redis_port: int) -> None:
