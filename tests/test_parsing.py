@@ -332,3 +332,8 @@ def test_arbitrary_choice_shapes_never_raise(message: Any) -> None:
     payload = {"choices": [{"message": message, "finish_reason": "stop"}], "usage": message}
     response = parse_completion(payload)
     assert isinstance(response.content, str)
+
+
+def test_empty_arguments_have_no_raw_text_as_when_a_stream_sends_none() -> None:
+    assert parse_tool_arguments("") == ({}, None, None)
+    assert parse_tool_arguments("  ") == ({}, "  ", None)

@@ -215,8 +215,8 @@ def parse_tool_arguments(
         return dict(raw), _safe_repr(raw), None
     if not isinstance(raw, str):
         return {}, _safe_repr(raw), f"arguments must be a JSON object, got {type(raw).__name__}"
-    if not raw.strip():
-        return {}, raw, None
+    if not raw.strip():  # "" is no text at all, as when a stream sent no fragment
+        return {}, raw or None, None
     value: Any = raw
     for _ in range(2):  # at most one level of double encoding
         try:
