@@ -282,8 +282,9 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
                 or (isinstance(payload, Answer) and payload.finish is None)
             )
             if no_finish:
-                # an error event in a stream says what failed: compared as usual
-                errored = behaviour.sse.error_after is not None
+                # an error event in a stream says what failed: compared as usual (only an
+                # answer is streamed with one; a raw body is sent as it is)
+                errored = behaviour.sse.error_after is not None and isinstance(payload, Answer)
                 unfinished = _litellm_without_finish(outcome, found, errored)
                 if unfinished is not None:
                     problems += [f"{name}: {unfinished}"] if unfinished else []
