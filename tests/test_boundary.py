@@ -47,7 +47,7 @@ from hostile_server import HostileServer, SeenRequest
 from llmport import BaseLLM, LiteLLM, OpenAICompatible, RetryPolicy
 from llmport.observability import LoggingHooks
 from llmport.providers.litellm import import_litellm
-from wire_behaviours import Behaviour, Raw, Sse, behaviours
+from wire_behaviours import Answer, Behaviour, ErrorObject, Raw, Sse, behaviours
 from wire_render import render
 
 pytestmark = pytest.mark.integration
@@ -250,6 +250,18 @@ settings.register_profile(
 # A raw SSE body ignores `error_after` (only an answer is streamed with an error event).
 @example(
     behaviour=Behaviour(payload=Raw("sse-text"), sse=Sse(done=False, error_after=0)),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
+# litellm drops the type of an error object in a 200 (its kind is then what the rest says).
+@example(
+    behaviour=Behaviour(payload=ErrorObject("Hello", "rate_limit_error")),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
+# litellm refuses a buffered answer whose usage count is not an integer.
+@example(
+    behaviour=Behaviour(payload=Answer("Hi", usage=(("prompt_tokens", "5000-digits"),))),
     litellm_key="api_key",
     direct_key="api_key",
 )
