@@ -47,7 +47,7 @@ from hostile_server import HostileServer, SeenRequest
 from llmport import BaseLLM, LiteLLM, OpenAICompatible, RetryPolicy
 from llmport.observability import LoggingHooks
 from llmport.providers.litellm import import_litellm
-from wire_behaviours import Answer, Behaviour, ErrorObject, Raw, Sse, behaviours
+from wire_behaviours import Answer, Behaviour, ErrorObject, Raw, Sse, Tool, behaviours
 from wire_render import render
 
 pytestmark = pytest.mark.integration
@@ -262,6 +262,12 @@ settings.register_profile(
 # litellm refuses a buffered answer whose usage count is not an integer.
 @example(
     behaviour=Behaviour(payload=Answer("Hi", usage=(("prompt_tokens", "5000-digits"),))),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
+# Empty tool arguments on a call with no name: no raw text, buffered or streamed.
+@example(
+    behaviour=Behaviour(payload=Answer(None, tools=(Tool(None, None, "empty"),), finish="stop")),
     litellm_key="api_key",
     direct_key="api_key",
 )
