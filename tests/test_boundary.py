@@ -32,7 +32,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from boundary_promises import (
@@ -47,7 +47,7 @@ from hostile_server import HostileServer, SeenRequest
 from llmport import BaseLLM, LiteLLM, OpenAICompatible, RetryPolicy
 from llmport.observability import LoggingHooks
 from llmport.providers.litellm import import_litellm
-from wire_behaviours import Behaviour, behaviours
+from wire_behaviours import Answer, Behaviour, ErrorObject, Raw, Sse, Tool, behaviours
 from wire_render import render
 
 pytestmark = pytest.mark.integration
@@ -247,6 +247,30 @@ settings.register_profile(
 
 
 @settings(settings.get_profile("boundary"))
+# A raw SSE body ignores `error_after` (only an answer is streamed with an error event).
+@example(
+    behaviour=Behaviour(payload=Raw("sse-text"), sse=Sse(done=False, error_after=0)),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
+# litellm drops the type of an error object in a 200 (its kind is then what the rest says).
+@example(
+    behaviour=Behaviour(payload=ErrorObject("Hello", "rate_limit_error")),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
+# litellm refuses a buffered answer whose usage count is not an integer.
+@example(
+    behaviour=Behaviour(payload=Answer("Hi", usage=(("prompt_tokens", "5000-digits"),))),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
+# Empty tool arguments on a call with no name: no raw text, buffered or streamed.
+@example(
+    behaviour=Behaviour(payload=Answer(None, tools=(Tool(None, None, "empty"),), finish="stop")),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
 @given(
     behaviour=behaviours(),
     litellm_key=st.sampled_from(["api_key", "env", "env-late"]),

@@ -97,7 +97,8 @@ def test_tool_arguments_with_an_integer_too_long_to_convert_are_kept_raw() -> No
     arguments, raw, error = parse_tool_arguments(text)
     assert (arguments, raw) == ({}, text)
     assert error is not None
-    assert "4300 digits" in error
+    # Python 3.10 says "limit (4300)", later ones "limit (4300 digits)"
+    assert "limit (4300" in error
 
 
 def test_a_buffered_answer_with_an_overlong_integer_argument_stays_a_success() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from llmport import LLMResponse, LLMResponseStatus, ToolCall
 from llmport._redact import MASK, StreamRedactor, redact_secrets
 from llmport.providers._backend_keys import backend_key_values, backend_key_variables
+from llmport.redaction import short_message
 from llmport.streaming import FinishEvent, TextDelta, ToolCallDelta
 
 SECRET = "k3y-Canary-77xQ"
@@ -113,3 +114,12 @@ def test_backend_key_variable_is_derived_from_the_model_prefix() -> None:
 def test_backend_key_values_are_the_ones_set() -> None:
     environ = {"ANTHROPIC_API_KEY": "ant-secret-123", "OPENAI_API_KEY": "sk-other-123"}
     assert backend_key_values("anthropic/claude-3", environ) == ("ant-secret-123",)
+
+
+@given(st.sampled_from("[]{}"), st.integers(3, 5_000), st.text(max_size=20))
+def test_a_run_of_one_bracket_in_a_message_is_shown_as_one_bracket(
+    bracket: str, count: int, tail: str
+) -> None:
+    message = short_message(f"Error code: 500 - {{'error': {bracket * count}{tail}")
+    assert bracket * 3 not in message
+    assert message.startswith(f"Error code: 500 - {{'error': {bracket}…")

@@ -205,7 +205,8 @@ def parse_tool_arguments(
 ) -> tuple[dict[str, Any], str | None, str | None]:
     """Parse tool-call arguments into `(arguments, raw_arguments, arguments_error)`.
 
-    "", null and whitespace mean no arguments. A JSON string that decodes to another
+    "", null and whitespace mean no arguments (an empty string keeps no raw text, as a
+    stream that sent no argument text does). A JSON string that decodes to another
     JSON string (double encoding) is decoded twice. Anything unparseable is kept raw
     with the reason stated; truncation by `finish_reason: length` is named as such.
     """

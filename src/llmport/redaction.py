@@ -33,6 +33,7 @@ _SECRET_PATTERNS = (
     re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}\b"),
 )
 _MAX_MESSAGE = 300
+_BRACKET_RUN = re.compile(r"([\[\]{}])\1{2,}")
 _MAX_TITLE = 80
 
 
@@ -101,13 +102,15 @@ def summarise_body(body: str | Mapping[str, Any]) -> str:
 
 def short_message(text: str) -> str:
     """A message meant to be read (the provider's error message, an exception's text):
-    its first line, shortened; an HTML page is named by its title instead."""
+    its first line, shortened; an HTML page is named by its title instead. A run of one
+    bracket (a deeply nested body an exception's text quotes) is shown as one bracket and
+    "…"."""
     text = text.strip()
     if _is_html(text):
         title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         name = _shorten(title.group(1).strip(), _MAX_TITLE) if title else "no title"
         return f"HTML page instead of JSON ({name})"
-    return _shorten(text.splitlines()[0]) if text else ""
+    return _shorten(_BRACKET_RUN.sub(r"\1…", text.splitlines()[0])) if text else ""
 
 
 def _is_html(text: str) -> bool:

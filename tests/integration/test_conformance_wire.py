@@ -318,8 +318,11 @@ def test_an_html_200_is_bad_response_named_by_its_title(make: Make, buffered: Ca
         b'"a bare string from the server"',
         b"null",
         completion({"content": "hi"})[:40],
+        completion({"content": "hi"}, usage={"prompt_tokens": "N"}).replace(
+            b'"N"', LONG_INTEGER.encode()
+        ),
     ],
-    ids=["sse-text", "list", "number", "string", "null", "truncated-json"],
+    ids=["sse-text", "list", "number", "string", "null", "truncated-json", "number-too-long"],
 )
 def test_a_200_that_is_not_a_completion_object_is_bad_response_without_the_body(
     make: Make, buffered: Call, body: bytes

@@ -30,6 +30,7 @@ _NOT_A_COMPLETION = {
     "empty or invalid response from llm endpoint": "the endpoint did not answer with a JSON object",
     "invalid response object": "the answer does not have the shape of a chat completion",
     "recursion depth exceeded": "the response body is nested too deeply to decode",
+    "for integer string conversion": "the response body holds a number too long to decode",
     "validation error for usage": "the answer's usage does not hold token counts",
 }
 # Newer litellm releases detect a stream cut short themselves and raise it as a 500: it is
