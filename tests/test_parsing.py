@@ -332,4 +332,3 @@ def test_arbitrary_choice_shapes_never_raise(message: Any) -> None:
     payload = {"choices": [{"message": message, "finish_reason": "stop"}], "usage": message}
     response = parse_completion(payload)
     assert isinstance(response.content, str)
-

@@ -111,6 +111,16 @@ def test_several_calls_under_index_zero_with_different_ids() -> None:
     assert [(c.id, c.name, c.arguments) for c in calls] == [("a", "f", {}), ("b", "g", {"n": 1})]
 
 
+def test_two_calls_sharing_an_id_at_two_indexes_stay_two_calls() -> None:
+    def call(index: int, arguments: str) -> Any:
+        entry = {"index": index, "id": "call_1", "function": {"arguments": arguments}}
+        return chunk({"tool_calls": [entry]})
+
+    response = fold([call(0, '{"a": 1}'), call(1, '{"b": 2}'), chunk({}, "tool_calls")])
+    calls = response.response().tool_calls
+    assert [(c.id, c.arguments) for c in calls] == [("call_1", {"a": 1}), ("call_1", {"b": 2})]
+
+
 def test_empty_tool_call_arrays_are_ignored() -> None:
     acc = fold([chunk({"content": "hi", "tool_calls": []}), chunk({"tool_calls": []}, "stop")])
     response = acc.response()

@@ -249,7 +249,9 @@ class StreamAccumulator:
         return ToolCallDelta(builder.index, builder.id, name, fragment)
 
     def _builder_for(self, index: int | None, call_id: str | None) -> _ToolCallBuilder:
-        if call_id is not None and call_id in self._by_id:
+        # The index says which call a fragment continues; an id only when there is no
+        # index (two calls may share an id, as they may in a buffered answer).
+        if index is None and call_id is not None and call_id in self._by_id:
             return self._by_id[call_id]
         existing = self._by_index.get(index) if index is not None else None
         if existing is None and index is None and call_id is None and self._calls:
