@@ -121,6 +121,23 @@ def test_two_calls_sharing_an_id_at_two_indexes_stay_two_calls() -> None:
     assert [(c.id, c.arguments) for c in calls] == [("call_1", {"a": 1}), ("call_1", {"b": 2})]
 
 
+def test_a_stream_the_content_filter_withheld_is_a_content_filter_error_as_buffered() -> None:
+    streamed = fold([chunk({"role": "assistant"}), chunk({}, "content_filter")]).response()
+    buffered = parse_completion(
+        {"choices": [{"message": {"content": None}, "finish_reason": "content_filter"}]}
+    )
+    assert streamed.error is not None
+    assert buffered.error is not None
+    assert streamed.error.kind is buffered.error.kind is ErrorKind.CONTENT_FILTER
+    assert streamed.finish_reason == buffered.finish_reason == "error"
+
+
+def test_a_stream_cut_by_the_content_filter_after_some_text_keeps_it_as_success() -> None:
+    response = fold([chunk({"content": "Once upon"}), chunk({}, "content_filter")]).response()
+    assert response.status is LLMResponseStatus.SUCCESS
+    assert (response.content, response.finish_reason) == ("Once upon", "content_filter")
+
+
 def test_empty_tool_call_arrays_are_ignored() -> None:
     acc = fold([chunk({"content": "hi", "tool_calls": []}), chunk({"tool_calls": []}, "stop")])
     response = acc.response()

@@ -276,6 +276,14 @@ def parse_tool_calls(raw: Any, finish_reason: str | None = None) -> list[ToolCal
     return calls
 
 
+#: An answer whose finish reason is `content_filter` and that holds no text and no tool
+#: calls: the filter withheld it (buffered or streamed).
+WITHHELD = LLMError(
+    kind=ErrorKind.CONTENT_FILTER,
+    message="content_filter: the provider's content filter withheld the answer",
+)
+
+
 def error_from_payload(error: Any, status_code: int | None = None) -> LLMError:
     """An `LLMError` from an OpenAI-style `{"error": ...}` object."""
     message = error if isinstance(error, str) else _field(error, "message")
@@ -383,11 +391,7 @@ def _parse_completion(payload: Any, *, provider: str, model: str) -> LLMResponse
     if tool_calls and finish in ("stop", "unknown"):
         finish = "tool_calls"
     if finish == "content_filter" and not content and not tool_calls:
-        error_obj = LLMError(
-            kind=ErrorKind.CONTENT_FILTER,
-            message="content_filter: the provider's content filter withheld the answer",
-        )
-        blocked = _error_response(error_obj, provider=provider, model=model, raw=payload)
+        blocked = _error_response(WITHHELD, provider=provider, model=model, raw=payload)
         return _with(blocked, usage=usage, id=response_id, raw_finish_reason=raw_finish)
     return LLMResponse(
         status=LLMResponseStatus.SUCCESS,

@@ -18,6 +18,7 @@ from llmport._json import load_json_chunk
 from llmport._sse import SSEDecoder
 from llmport.errors import ErrorKind
 from llmport.parsing import (
+    WITHHELD,
     _field,
     error_from_payload,
     normalise_finish_reason,
@@ -291,7 +292,10 @@ class StreamAccumulator:
             finish = "tool_calls"
         reasoning = "".join(self._reasoning) or None
         refusal = "".join(self._refusal) or None
-        if self._error is not None:
+        error = self._error
+        if error is None and finish == "content_filter" and not (self.content or refusal):
+            error = None if tool_calls else WITHHELD  # as a buffered answer reads
+        if error is not None:
             # Partial content is what the caller was shown as text events; a refusal cut
             # short stays in `refusal` only.
             return LLMResponse(
@@ -304,7 +308,7 @@ class StreamAccumulator:
                 provider=self.provider,
                 id=self.id,
                 usage=self._usage or Usage(),
-                error=self._error,
+                error=error,
                 reasoning=reasoning,
                 refusal=refusal,
             )
