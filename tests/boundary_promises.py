@@ -291,6 +291,8 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
                     continue
             if _litellm_refused_the_answer(outcome, found, group):
                 continue
+            if _litellm_renamed_the_finish(behaviour, outcome, found):
+                found["finish"] = "unknown"  # litellm's fill-in; the rest must still agree
             if _litellm_refused_the_usage(behaviour, outcome, found):
                 continue
             if _litellm_reread_the_usage(behaviour, outcome):
@@ -324,6 +326,26 @@ def _litellm_refused_the_answer(
         and not other.provider.startswith("litellm")
         and any(call.arguments_error for call in other.response.tool_calls)
         for other in group
+    )
+
+
+#: Finish reasons litellm does not know: it reports them as `stop` in a buffered answer.
+_FINISHES_LITELLM_RENAMES = frozenset({"weird"})
+
+
+def _litellm_renamed_the_finish(
+    behaviour: Behaviour, outcome: Outcome, found: dict[str, Any]
+) -> bool:
+    """litellm replaces a finish reason it does not know with `stop` in a buffered answer
+    (docs/decisions.md, "Where litellm makes parity impossible"), where llmport reads it
+    as `unknown` and keeps the text in `raw_finish_reason`."""
+    payload = behaviour.payload
+    return (
+        outcome.provider.startswith("litellm")
+        and outcome.path not in ("stream", "astream")
+        and isinstance(payload, Answer)
+        and payload.finish in _FINISHES_LITELLM_RENAMES
+        and found["finish"] == "stop"
     )
 
 
