@@ -329,20 +329,19 @@ def _litellm_refused_the_answer(
     )
 
 
-#: Finish reasons litellm does not know: it reports them as `stop` in a buffered answer.
+#: Finish reasons litellm does not know: it reports them as `stop`.
 _FINISHES_LITELLM_RENAMES = frozenset({"weird"})
 
 
 def _litellm_renamed_the_finish(
     behaviour: Behaviour, outcome: Outcome, found: dict[str, Any]
 ) -> bool:
-    """litellm replaces a finish reason it does not know with `stop` in a buffered answer
-    (docs/decisions.md, "Where litellm makes parity impossible"), where llmport reads it
-    as `unknown` and keeps the text in `raw_finish_reason`."""
+    """litellm replaces a finish reason it does not know with `stop`, buffered and
+    streamed (docs/decisions.md, "Where litellm makes parity impossible"), where llmport
+    reads it as `unknown` and keeps the text in `raw_finish_reason`."""
     payload = behaviour.payload
     return (
         outcome.provider.startswith("litellm")
-        and outcome.path not in ("stream", "astream")
         and isinstance(payload, Answer)
         and payload.finish in _FINISHES_LITELLM_RENAMES
         and found["finish"] == "stop"
