@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -208,5 +209,158 @@ def test_a_redis_name_that_never_resolves_is_given_up_on_at_the_calls_deadline(
         kind = refused_kind(budget.refuse(request_due_in(0.5), "x"))
         assert not resolver_answered.is_set()  # the call came back while the lookup hung
         assert kind is ErrorKind.BUDGET_UNAVAILABLE
+    finally:
+        release.set()
+
+
+# --- the charge after a call ------------------------------------------------------------------
+
+
+class HungAdds(RemoteStore):
+    """A remote store that answers reads at once and holds every add until `release`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_release = threading.Event()
+        self.adds_started = 0
+        self.charged: list[tuple[str, float, int]] = []
+        self.landed = threading.Event()
+
+    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
+        self.adds_started += 1
+        self.add_release.wait(SAFETY)
+        self.charged.append((tenant, usd, tokens))
+        self.landed.set()
+
+
+@pytest.fixture
+def hung_adds() -> Iterator[HungAdds]:
+    store = HungAdds()
+    yield store
+    store.add_release.set()
+
+
+def tokens_charged(store: HungAdds, tenant: str = "") -> int:
+    return sum(tokens for slot, _, tokens in store.charged if slot == tenant)
+
+
+def wait_until_sent(budget: Budget) -> None:
+    """Wait (at most SAFETY seconds) for the budget's worker to send every queued charge."""
+    stop = time.monotonic() + SAFETY
+    while not budget._sender.idle and time.monotonic() < stop:
+        time.sleep(0.001)
+    assert budget._sender.idle
+
+
+def test_a_hung_charge_does_not_hold_the_call_past_its_deadline(hung_adds: HungAdds) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
+    llm = FakeLLM(budget=budget, total_timeout=0.05)
+    response = llm.chat_completions(USER)
+    assert response.ok
+    assert hung_adds.adds_started == 1
+    assert not hung_adds.charged  # the call came back while the charge hung
+    hung_adds.add_release.set()
+    assert hung_adds.landed.wait(SAFETY)  # and the charge was sent once the store answered
+    assert tokens_charged(hung_adds) == response.usage.total_tokens
+
+
+async def test_an_async_hung_charge_does_not_hold_the_call_past_its_deadline(
+    hung_adds: HungAdds,
+) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
+    llm = FakeLLM(budget=budget, total_timeout=0.05)
+    response = await llm.achat_completions(USER)
+    assert response.ok
+    assert not hung_adds.charged
+    hung_adds.add_release.set()
+    await asyncio.to_thread(wait_until_sent, budget)
+    assert tokens_charged(hung_adds) == response.usage.total_tokens
+
+
+def test_a_stream_does_not_wait_on_a_hung_charge(hung_adds: HungAdds) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
+    llm = FakeLLM(budget=budget, total_timeout=0.05)
+    with llm.stream(USER) as stream:
+        for _ in stream:
+            pass
+    response = stream.response
+    assert response.ok
+    assert not hung_adds.charged
+    hung_adds.add_release.set()
+    wait_until_sent(budget)
+    assert tokens_charged(hung_adds) == response.usage.total_tokens
+
+
+def test_charges_made_while_the_store_hangs_wait_behind_one_worker_and_all_land(
+    hung_adds: HungAdds,
+) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
+    llm = FakeLLM(budget=budget, total_timeout=0.05)
+    responses = [
+        llm.chat_completions(USER, metadata={"tenant_id": name})
+        for name in ["a", "b", "a", "a", "b"] * 4
+    ]
+    assert all(response.ok for response in responses)
+    assert hung_adds.adds_started == 1  # one thread waits on the store, not one per call
+    hung_adds.add_release.set()
+    wait_until_sent(budget)
+    per_call = responses[0].usage.total_tokens
+    assert per_call
+    assert tokens_charged(hung_adds, "a") == 12 * per_call
+    assert tokens_charged(hung_adds, "b") == 8 * per_call
+    assert len(hung_adds.charged) <= 3  # the first, then one sum per tenant
+
+
+def test_a_charge_with_no_time_left_is_sent_later_not_dropped(hung_adds: HungAdds) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
+    hung_adds.add_release.set()
+    budget.record({"tenant_id": "late"}, 0.5, 7, deadline=time.monotonic() - 1)
+    wait_until_sent(budget)
+    assert hung_adds.charged == [("late", 0.5, 7)]
+    assert budget.refuse(request_due_in(SAFETY), "x") is None  # the store is not resting
+
+
+def test_a_charge_slower_than_the_stores_own_timeouts_rests_the_store(
+    hung_adds: HungAdds,
+) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=0.01, redis_cooldown=3600)
+    budget.record({}, 0.0, 5, deadline=time.monotonic() + SAFETY)  # time to spare: down
+    assert refused_kind(budget.refuse(request_due_in(SAFETY), "x")) is (
+        ErrorKind.BUDGET_UNAVAILABLE
+    )
+    hung_adds.add_release.set()
+    wait_until_sent(budget)
+    assert tokens_charged(hung_adds) == 5  # the charge in hand still landed
+
+
+def test_a_charge_without_a_deadline_is_sent_by_the_caller() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store)
+    llm = FakeLLM(budget=budget)
+    response = llm.chat_completions(USER)
+    assert tokens_charged(store) == response.usage.total_tokens  # before the call returned
+
+
+def test_a_redis_name_that_never_resolves_does_not_hold_a_charge_past_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("redis")
+    resolver_answered = threading.Event()
+    release = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "budget-redis.invalid":
+            return real_getaddrinfo(host, *args, **kwargs)
+        release.wait(SAFETY)
+        resolver_answered.set()
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    budget = Budget(tokens=100, redis_url="redis://budget-redis.invalid:6379", redis_timeout=0.05)
+    try:
+        budget.record({"tenant_id": "t"}, 0.01, 10, deadline=time.monotonic() + 0.5)
+        assert not resolver_answered.is_set()  # the charge came back while the lookup hung
     finally:
         release.set()

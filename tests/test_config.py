@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmport import ConfigurationError, ErrorKind, LiteLLM, LiteLLMConfig, LLMError, RetryPolicy
+from llmport.config import header_secrets
 
 
 def test_env_prefix_reads_litellm_variables(llm_env: Callable[..., None]) -> None:
@@ -67,8 +68,24 @@ def test_auth_headers_are_secrets_and_hidden_from_repr() -> None:
     config = LiteLLMConfig.load(
         chat_model="m", extra_headers={"Authorization": "Bearer tok-123456"}
     )
-    assert "Bearer tok-123456" in config.secret_values()
+    assert "tok-123456" in config.secret_values()  # the token: masking it keeps the scheme
     assert "tok-123456" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("Bearer tok-123456", "tok-123456"),
+        ("Bearer  tok-123456 ", "tok-123456"),
+        ("tok-123456", "tok-123456"),  # no scheme: the whole value
+        ("Bearer abc", "Bearer abc"),  # a token too short to mask alone: the whole value
+        ("sess=tok-123456; x=1", "sess=tok-123456; x=1"),  # not a scheme: the whole value
+    ],
+)
+def test_an_auth_headers_secret_is_its_token_or_else_its_whole_value(
+    value: str, secret: str
+) -> None:
+    assert header_secrets({"Authorization": value}) == (secret,)
 
 
 @pytest.mark.parametrize(

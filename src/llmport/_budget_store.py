@@ -35,7 +35,8 @@ Period = Literal["hour", "day", "month"]
 PERIODS = ("hour", "day", "month")
 FOREVER = float("inf")
 #: Tenant ids the stores use as they are; any other id is stored by its digest.
-_PLAIN_TENANT = re.compile(r"[A-Za-z0-9_.@+=-]{0,64}")
+_PLAIN_LENGTH = 64
+_PLAIN_TENANT = re.compile(rf"[A-Za-z0-9_.@+=-]{{0,{_PLAIN_LENGTH}}}")
 
 
 def tenant_slot(tenant: str) -> str:
@@ -48,15 +49,16 @@ def tenant_slot(tenant: str) -> str:
     secret (a configured API key, anything credential-shaped): it never reaches a
     Redis key.
     """
-    if _PLAIN_TENANT.fullmatch(tenant):  # short: the cache below never holds a long id
-        return _plain_slot(tenant, known_secret_count())
+    if len(tenant) <= _PLAIN_LENGTH:  # short: the cache below never holds a long id
+        return _short_slot(tenant, known_secret_count())
     return _digest(tenant)
 
 
 @functools.lru_cache(maxsize=4096)
-def _plain_slot(tenant: str, secrets: int) -> str:
-    """A plain id's slot, cached per id while the registered secrets stay the same."""
-    return tenant if redact(tenant) == tenant else _digest(tenant)
+def _short_slot(tenant: str, secrets: int) -> str:
+    """A short id's slot, cached per id while the registered secrets stay the same."""
+    plain = _PLAIN_TENANT.fullmatch(tenant) and redact(tenant) == tenant
+    return tenant if plain else _digest(tenant)
 
 
 def _digest(tenant: str) -> str:

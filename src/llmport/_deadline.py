@@ -84,7 +84,7 @@ def read_timeout(timeout: float, deadline: float | None) -> float:
     return max(min(timeout, deadline - time.monotonic()), 0.001)
 
 
-def _start(target: Callable[[], None], name: str) -> None:
+def start_thread(target: Callable[[], None], name: str) -> None:
     """Run `target` in a daemon thread, in a copy of this context (as `asyncio.to_thread`
     does), so context variables such as the current span reach the provider."""
     context = contextvars.copy_context()
@@ -108,7 +108,7 @@ def call_before(deadline: float, total: float | None, function: Callable[[], T])
             outcome.append((False, exc))
         done.set()
 
-    _start(work, "llmport-call")
+    start_thread(work, "llmport-call")
     if not done.wait(max(deadline - time.monotonic(), 0)):
         raise TotalTimeoutError(total)
     ok, value = outcome[0]
@@ -165,7 +165,7 @@ def iterate_before(
             return
         put((False, end))
 
-    _start(pump, "llmport-stream")
+    start_thread(pump, "llmport-stream")
     try:
         while True:
             remaining = deadline - time.monotonic()

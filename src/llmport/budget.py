@@ -10,8 +10,9 @@ Redis, where several worker processes share them; each key expires at the end of
 its period. Periods are calendar hours, days and months in UTC. A limit is
 checked before the call and charged after it, so calls already in flight when a
 tenant crosses the limit still finish: at concurrency N the overshoot is at most
-N calls' cost (see docs/cost-and-budgets.md). A check never waits for a remote
-store past the call's deadline (`total_timeout`).
+N calls' cost (see docs/cost-and-budgets.md). Neither a check nor a charge waits for
+a remote store past the call's deadline (`total_timeout`); a charge the store has not
+taken by then is sent later by one worker thread per budget, not dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from llmport._budget_charges import ChargeSender
 from llmport._budget_store import (
     FOREVER,
     PERIODS,
@@ -150,6 +152,8 @@ class Budget:
         #: Set once no worker thread is left waiting on the store for a call that gave up.
         self._straggler = threading.Event()
         self._straggler.set()
+        #: Sends charges to a remote store for calls that cannot wait for it.
+        self._sender = ChargeSender(self._add)
 
     def __repr__(self) -> str:
         where = "redis" if self.redis_url else "memory"
@@ -177,7 +181,9 @@ class Budget:
 
     def window(self) -> Window:
         """The current period; recomputed only when the clock has left the last one."""
-        now = self.clock()
+        return self._window_at(self.clock())
+
+    def _window_at(self, now: float) -> Window:
         current = self._window
         if not current.start <= now < current.end:
             current = self._window = window_at(self.per, now)
@@ -199,8 +205,9 @@ class Budget:
         until then at most, and not asked at all once it has passed; either way the
         budget then fails closed or open as for an unreachable store.
         """
-        tenant, window = self.tenant(metadata), self.window()
-        if self._store_down():
+        now = self.clock()
+        tenant, window = self.tenant(metadata), self._window_at(now)
+        if now < self._down_until:  # the store failed less than `redis_cooldown` ago
             return self._unavailable("checked", f"could not be reached ({self._down_reason})")
         try:
             usd, tokens = self._read(tenant_slot(tenant), window, deadline)
@@ -210,17 +217,36 @@ class Budget:
             return self._unavailable("checked", f"could not be reached ({self._down_reason})")
         return self._over(tenant, window, usd, tokens)
 
-    def record(self, metadata: Mapping[str, Any], usd: float, tokens: int) -> None:
-        """Charge a finished call's spend to its tenant; a store failure is logged, not raised."""
+    def record(
+        self, metadata: Mapping[str, Any], usd: float, tokens: int, deadline: float | None = None
+    ) -> None:
+        """Charge a finished call's spend to its tenant; a store failure is logged, not raised.
+
+        `deadline` is the call's (`time.monotonic()` seconds): a remote store is waited on
+        until then at most, and at most 2 x `redis_timeout`. A charge the store has not
+        taken by then is not dropped: the budget's worker thread sends it when the store
+        answers (while the process lives).
+        """
         usd = usd if math.isfinite(usd) and usd > 0 else 0.0  # NaN would poison the counter
         tokens = max(tokens, 0)
         if usd == 0 and tokens == 0:
             return
-        if self._store_down():
+        slot, window = tenant_slot(self.tenant(metadata)), self.window()
+        if deadline is None or not self.store.remote:
+            self._add(slot, window, usd, tokens)
+            return
+        now = time.monotonic()
+        wait = store_wait(self.redis_timeout, deadline, now)
+        sent = self._sender.charge(slot, window, usd, tokens, until=now + wait)
+        if not sent and now + wait < deadline:  # slower than its own socket bounds
+            self._failed(TimeoutError())
+
+    def _add(self, slot: str, window: Window, usd: float, tokens: int) -> None:
+        if self.clock() < self._down_until:  # the store failed less than `redis_cooldown` ago
             self._unavailable("charged", f"could not be reached ({self._down_reason})")
             return
         try:
-            self.store.add(tenant_slot(self.tenant(metadata)), self.window(), usd, tokens)
+            self.store.add(slot, window, usd, tokens)
         except Exception as exc:
             self._failed(exc)
             self._unavailable("charged", f"could not be reached ({self._down_reason})")
@@ -233,10 +259,12 @@ class Budget:
             return await asyncio.to_thread(self.check, metadata, deadline)
         return self.check(metadata)
 
-    async def arecord(self, metadata: Mapping[str, Any], usd: float, tokens: int) -> None:
-        """`record` for async callers."""
+    async def arecord(
+        self, metadata: Mapping[str, Any], usd: float, tokens: int, deadline: float | None = None
+    ) -> None:
+        """`record` for async callers: a remote store is sent to from a worker thread."""
         if self.store.remote and (usd > 0 or tokens > 0):
-            await asyncio.to_thread(self.record, metadata, usd, tokens)
+            await asyncio.to_thread(self.record, metadata, usd, tokens, deadline)
         else:
             self.record(metadata, usd, tokens)
 
@@ -253,12 +281,12 @@ class Budget:
         return None if error is None else refusal(error, request.model, provider)
 
     def charge(self, request: ChatRequest, spend: Spend) -> None:
-        """Charge a finished call's `spend` to its tenant."""
-        self.record(request.metadata, spend.known_cost, spend.tokens)
+        """Charge a finished call's `spend` to its tenant, by the call's deadline (`record`)."""
+        self.record(request.metadata, spend.known_cost, spend.tokens, request.deadline)
 
     async def acharge(self, request: ChatRequest, spend: Spend) -> None:
         """Async twin of `charge`."""
-        await self.arecord(request.metadata, spend.known_cost, spend.tokens)
+        await self.arecord(request.metadata, spend.known_cost, spend.tokens, request.deadline)
 
     def _over(self, tenant: str, window: Window, usd: float, tokens: int) -> LLMError | None:
         if self.usd is not None and usd >= self.usd:
@@ -278,10 +306,6 @@ class Budget:
             f"(spent {spent}); {window.reset_text}",
             retry_after=retry_after,
         )
-
-    def _store_down(self) -> bool:
-        """Whether the store failed less than `redis_cooldown` seconds ago (not asked then)."""
-        return self.clock() < self._down_until
 
     def _read(self, slot: str, window: Window, deadline: float | None) -> tuple[float, int]:
         """The store's counters, waited for no longer than the call's `deadline` allows."""

@@ -253,14 +253,19 @@ def mask_auth_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
-    """The credentials in auth headers: each value, and its token without the scheme."""
+    """The credentials in auth headers: each value's token (without a scheme such as
+    `Bearer`), or the whole value when it has no scheme or its token is too short to mask.
+
+    Masking the token masks the whole value too and keeps the scheme, so an echoed
+    `Bearer <key>` reads `Bearer [REDACTED]` whether the key was configured as
+    `api_key` or sent in a header.
+    """
     secrets: list[str] = []
     for name, value in headers.items():
         if name.lower() in _AUTH_HEADERS and isinstance(value, str):
-            secrets.append(value)
             scheme, _, token = value.partition(" ")
-            if token and scheme.isalpha():
-                secrets.append(token.strip())
+            token = token.strip()
+            secrets.append(token if scheme.isalpha() and len(token) >= 6 else value)
     return tuple(s for s in secrets if len(s) >= 6)
 
 

@@ -1,0 +1,89 @@
+"""Charges for a remote budget store, sent by one worker thread so no call waits past its deadline.
+
+A finished call's spend must reach the store (dropping it would let the tenant
+overspend), but the call must also come back by its deadline, and a hung Redis (a
+name lookup that never answers) is bounded by no socket timeout. So a call hands its
+charge to the budget's `ChargeSender` and waits for it until a moment of its choosing;
+a charge still unsent then stays queued and is sent when the store answers.
+
+One worker thread sends every queued charge, so a hung store holds one thread per
+budget, however many calls finish meanwhile. Charges queued while it waits are added
+up per tenant slot and period, so the queue holds one entry per tenant, not one per
+call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from llmport._budget_store import Window
+from llmport._deadline import start_thread
+
+__all__ = ["ChargeSender"]
+
+Send = Callable[[str, Window, float, int], None]
+
+
+class ChargeSender:
+    """Queue charges for a store and send them from one worker thread, in order of arrival.
+
+    `send(slot, window, usd, tokens)` adds one charge to the store; it handles its own
+    failures (a budget logs them), so an exception it lets out is dropped with its charge
+    and the worker goes on.
+    """
+
+    def __init__(self, send: Send) -> None:
+        """Send charges with `send`; no thread runs until the first charge."""
+        self._send = send
+        self._lock = threading.Condition()
+        #: (slot, window) -> (usd, tokens) not yet handed to `send`
+        self._pending: dict[tuple[str, Window], tuple[float, int]] = {}
+        self._queued = 0  # charges queued so far
+        self._sent = 0  # charges whose `send` has returned (or raised)
+        self._working = False
+
+    @property
+    def idle(self) -> bool:
+        """Whether every charge queued so far has been sent."""
+        with self._lock:
+            return self._sent == self._queued
+
+    def charge(self, slot: str, window: Window, usd: float, tokens: int, until: float) -> bool:
+        """Queue a charge and wait for it to be sent until `until` (`time.monotonic()` seconds).
+
+        Returns whether it was sent by then. If not, it stays queued and is sent later.
+        """
+        with self._lock:
+            key = (slot, window)
+            usd_pending, tokens_pending = self._pending.get(key, (0.0, 0))
+            self._pending[key] = (usd_pending + usd, tokens_pending + tokens)
+            self._queued += 1
+            ticket = self._queued
+            if not self._working:
+                self._working = True
+                start_thread(self._work, "llmport-budget-charges")
+            while self._sent < ticket:
+                left = until - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+            return True
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._working = False
+                    return
+                batch, self._pending = self._pending, {}
+                upto = self._queued
+            for (slot, window), (usd, tokens) in batch.items():
+                try:
+                    self._send(slot, window, usd, tokens)
+                except Exception:  # `send` reports its own failures; the others go on
+                    continue
+            with self._lock:
+                self._sent = upto
+                self._lock.notify_all()
