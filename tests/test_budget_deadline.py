@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -186,11 +187,18 @@ def test_calls_against_a_hung_store_leave_at_most_one_worker_waiting_on_it(
     assert hung.reads == 1  # later checks did not start a thread behind the hung one
 
 
-def test_a_redis_name_that_never_resolves_is_given_up_on_at_the_calls_deadline(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Socket timeouts do not bound the name lookup before a connect: a hung DNS server
-    # can hold it for many seconds, however much time the call seemed to have to spare.
+UNRESOLVABLE_REDIS = "redis://budget-redis.invalid:6379"
+
+
+@contextlib.contextmanager
+def hung_lookup() -> Iterator[threading.Event]:
+    """A DNS server that never answers for `UNRESOLVABLE_REDIS`'s host, inside the block.
+
+    Socket timeouts do not bound the name lookup before a connect: a hung DNS server
+    can hold it for many seconds, however much time the call seemed to have to spare.
+    Yields an event set once the lookup has answered. (Installed in the test's body,
+    not by a fixture, so the network guard sees no lookup of the host at all.)
+    """
     pytest.importorskip("redis")
     resolver_answered = threading.Event()
     release = threading.Event()
@@ -203,14 +211,20 @@ def test_a_redis_name_that_never_resolves_is_given_up_on_at_the_calls_deadline(
         resolver_answered.set()
         raise socket.gaierror("no answer")
 
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    budget = Budget(usd=1, redis_url="redis://budget-redis.invalid:6379", redis_timeout=0.05)
+    socket.getaddrinfo = getaddrinfo
     try:
-        kind = refused_kind(budget.refuse(request_due_in(0.5), "x"))
-        assert not resolver_answered.is_set()  # the call came back while the lookup hung
-        assert kind is ErrorKind.BUDGET_UNAVAILABLE
+        yield resolver_answered
     finally:
+        socket.getaddrinfo = real_getaddrinfo
         release.set()
+
+
+def test_a_redis_name_that_never_resolves_is_given_up_on_at_the_calls_deadline() -> None:
+    with hung_lookup() as answered:
+        budget = Budget(usd=1, redis_url=UNRESOLVABLE_REDIS, redis_timeout=0.05)
+        kind = refused_kind(budget.refuse(request_due_in(0.5), "x"))
+        assert not answered.is_set()  # the call came back while the lookup hung
+    assert kind is ErrorKind.BUDGET_UNAVAILABLE
 
 
 # --- the charge after a call ------------------------------------------------------------------
@@ -342,25 +356,8 @@ def test_a_charge_without_a_deadline_is_sent_by_the_caller() -> None:
     assert tokens_charged(store) == response.usage.total_tokens  # before the call returned
 
 
-def test_a_redis_name_that_never_resolves_does_not_hold_a_charge_past_the_deadline(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    pytest.importorskip("redis")
-    resolver_answered = threading.Event()
-    release = threading.Event()
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host != "budget-redis.invalid":
-            return real_getaddrinfo(host, *args, **kwargs)
-        release.wait(SAFETY)
-        resolver_answered.set()
-        raise socket.gaierror("no answer")
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    budget = Budget(tokens=100, redis_url="redis://budget-redis.invalid:6379", redis_timeout=0.05)
-    try:
+def test_a_redis_name_that_never_resolves_does_not_hold_a_charge_past_the_deadline() -> None:
+    with hung_lookup() as answered:
+        budget = Budget(tokens=100, redis_url=UNRESOLVABLE_REDIS, redis_timeout=0.05)
         budget.record({"tenant_id": "t"}, 0.01, 10, deadline=time.monotonic() + 0.5)
-        assert not resolver_answered.is_set()  # the charge came back while the lookup hung
-    finally:
-        release.set()
+        assert not answered.is_set()  # the charge came back while the lookup hung
