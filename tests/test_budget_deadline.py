@@ -258,14 +258,6 @@ def tokens_charged(store: HungAdds, tenant: str = "") -> int:
     return sum(tokens for slot, _, tokens in store.charged if slot == tenant)
 
 
-def wait_until_sent(budget: Budget) -> None:
-    """Wait (at most SAFETY seconds) for the budget's worker to send every queued charge."""
-    stop = time.monotonic() + SAFETY
-    while not budget._sender.idle and time.monotonic() < stop:
-        time.sleep(0.001)
-    assert budget._sender.idle
-
-
 def test_a_hung_charge_does_not_hold_the_call_past_its_deadline(hung_adds: HungAdds) -> None:
     budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
     llm = FakeLLM(budget=budget, total_timeout=0.05)
@@ -287,7 +279,7 @@ async def test_an_async_hung_charge_does_not_hold_the_call_past_its_deadline(
     assert response.ok
     assert not hung_adds.charged
     hung_adds.add_release.set()
-    await asyncio.to_thread(wait_until_sent, budget)
+    assert await asyncio.to_thread(budget.flush, SAFETY)
     assert tokens_charged(hung_adds) == response.usage.total_tokens
 
 
@@ -301,7 +293,7 @@ def test_a_stream_does_not_wait_on_a_hung_charge(hung_adds: HungAdds) -> None:
     assert response.ok
     assert not hung_adds.charged
     hung_adds.add_release.set()
-    wait_until_sent(budget)
+    assert budget.flush(SAFETY)
     assert tokens_charged(hung_adds) == response.usage.total_tokens
 
 
@@ -317,7 +309,7 @@ def test_charges_made_while_the_store_hangs_wait_behind_one_worker_and_all_land(
     assert all(response.ok for response in responses)
     assert hung_adds.adds_started == 1  # one thread waits on the store, not one per call
     hung_adds.add_release.set()
-    wait_until_sent(budget)
+    assert budget.flush(SAFETY)
     per_call = responses[0].usage.total_tokens
     assert per_call
     assert tokens_charged(hung_adds, "a") == 12 * per_call
@@ -329,7 +321,7 @@ def test_a_charge_with_no_time_left_is_sent_later_not_dropped(hung_adds: HungAdd
     budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
     hung_adds.add_release.set()
     budget.record({"tenant_id": "late"}, 0.5, 7, deadline=time.monotonic() - 1)
-    wait_until_sent(budget)
+    assert budget.flush(SAFETY)
     assert hung_adds.charged == [("late", 0.5, 7)]
     assert budget.refuse(request_due_in(SAFETY), "x") is None  # the store is not resting
 
@@ -343,7 +335,7 @@ def test_a_charge_slower_than_the_stores_own_timeouts_rests_the_store(
         ErrorKind.BUDGET_UNAVAILABLE
     )
     hung_adds.add_release.set()
-    wait_until_sent(budget)
+    assert budget.flush(SAFETY)
     assert tokens_charged(hung_adds) == 5  # the charge in hand still landed
 
 
@@ -361,3 +353,13 @@ def test_a_redis_name_that_never_resolves_does_not_hold_a_charge_past_the_deadli
         budget = Budget(tokens=100, redis_url=UNRESOLVABLE_REDIS, redis_timeout=0.05)
         budget.record({"tenant_id": "t"}, 0.01, 10, deadline=time.monotonic() + 0.5)
         assert not answered.is_set()  # the charge came back while the lookup hung
+
+
+def test_flush_waits_for_the_charges_a_hung_store_holds(hung_adds: HungAdds) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
+    assert budget.flush(0)  # nothing queued
+    budget.record({"tenant_id": "t"}, 0.0, 3, deadline=time.monotonic() - 1)
+    assert not budget.flush(0.01)  # still held by the store
+    hung_adds.add_release.set()
+    assert budget.flush(SAFETY)
+    assert tokens_charged(hung_adds, "t") == 3

@@ -44,11 +44,11 @@ class ChargeSender:
         self._sent = 0  # charges whose `send` has returned (or raised)
         self._working = False
 
-    @property
-    def idle(self) -> bool:
-        """Whether every charge queued so far has been sent."""
+    def wait_sent(self, timeout: float | None = None) -> bool:
+        """Wait until every charge queued so far has been sent; False if `timeout` came first."""
         with self._lock:
-            return self._sent == self._queued
+            queued = self._queued
+            return self._lock.wait_for(lambda: self._sent >= queued, timeout)
 
     def charge(self, slot: str, window: Window, usd: float, tokens: int, until: float) -> bool:
         """Queue a charge and wait for it to be sent until `until` (`time.monotonic()` seconds).

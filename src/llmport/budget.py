@@ -241,6 +241,15 @@ class Budget:
         if not sent and now + wait < deadline:  # slower than its own socket bounds
             self._failed(TimeoutError())
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every charge still queued for a slow Redis has been sent (or failed).
+
+        Charges of calls that could not wait for Redis (see `record`) live in this
+        process until sent; call this at a worker's shutdown so none is lost. Returns
+        False if `timeout` seconds passed first.
+        """
+        return self._sender.wait_sent(timeout)
+
     def _add(self, slot: str, window: Window, usd: float, tokens: int) -> None:
         if self.clock() < self._down_until:  # the store failed less than `redis_cooldown` ago
             self._unavailable("charged", f"could not be reached ({self._down_reason})")
