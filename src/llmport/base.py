@@ -19,26 +19,16 @@ from typing import Any, ClassVar
 
 from typing_extensions import Unpack
 
+from llmport._build_request import build_request
 from llmport._call_log import log_attempt_failed, log_call
 from llmport._deadline import acomplete_in_time, complete_in_time, start_deadline
 from llmport._redact import redact_secrets
-from llmport._validation import (
-    OptionTypeError,
-    check_header,
-    check_messages,
-    check_metadata,
-    check_sampling,
-    check_sendable,
-    check_stop,
-    check_tools,
-    positive_number,
-)
 from llmport.budget import Budget
 from llmport.config import BaseLLMConfig, header_secrets
 from llmport.cost import Pricing, Spend, outside_spends, start_spend
 from llmport.errors import ConfigurationError
 from llmport.hooks import LLMHooks, emit, global_hooks
-from llmport.options import CallOptions, check_call_options
+from llmport.options import CallOptions
 from llmport.provider_hooks import ProviderHooks
 from llmport.redaction import register_secret
 from llmport.request import ChatRequest
@@ -47,18 +37,10 @@ from llmport.response_stream import AsyncResponseStream, ResponseStream
 from llmport.structured import (
     OutputT,
     ResponseFormat,
-    check_response_format,
-    is_output_type,
-    response_format_for,
-    schema_instruction,
     validate_output,
 )
 
 __all__ = ["BaseLLM", "ChatRequest"]
-
-
-#: Per-call keyword arguments that map onto config fields.
-_SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
 
 
 class BaseLLM(ProviderHooks):
@@ -275,67 +257,16 @@ class BaseLLM(ProviderHooks):
             TypeError: an unknown option, or an option of the wrong type.
             ValueError: an argument is malformed; the message says which and why.
         """
-        config = self.config
-        overrides = dict(overrides or {})
-        if "stream" in overrides:
-            raise OptionTypeError("stream is not a call option: call llm.stream() or llm.astream()")
-        check_call_options(overrides)
-        tool_choice = overrides.pop("tool_choice", tool_choice)
-        headers = dict(overrides.pop("extra_headers", None) or {})
-        for name, value in headers.items():
-            check_header(name, value)
-        extra_params = overrides.pop("extra_params", None) or {}
-        metadata = check_metadata(overrides.pop("metadata", None))
-        check_response_format(response_format)
-        model = overrides.pop("model", None) or config.chat_model
-        if not isinstance(model, str):
-            raise OptionTypeError(f"model must be a string, got {type(model).__name__}")
-        timeout = overrides.pop("timeout", None)
-        timeout = config.timeout if timeout is None else positive_number("timeout", timeout)
-        total_timeout = overrides.pop("total_timeout", None)
-        if total_timeout is None:
-            total_timeout = config.total_timeout
-        else:
-            total_timeout = positive_number("total_timeout", total_timeout)
-        params: dict[str, Any] = dict(config.extra_params)
-        for name in _SAMPLING_FIELDS:
-            value = overrides.pop(name, getattr(config, name))
-            if value is not None:
-                params[name] = check_sampling(name, value)
-        params.update((name, value) for name, value in overrides.items() if value is not None)
-        params.update(extra_params)
-        checked_messages = check_messages(messages)
-        output_type = None
-        if is_output_type(response_format):
-            output_type = response_format
-            if self.supports_response_schema:
-                response_format = response_format_for(output_type)
-            else:
-                response_format = None
-                instruction = {"role": "system", "content": schema_instruction(output_type)}
-                checked_messages = [instruction, *checked_messages]
-        request = ChatRequest(
-            model=model,
-            messages=checked_messages,
-            tools=check_tools(tools),
-            tool_choice=tool_choice,
-            stop=check_stop(stop),
-            response_format=response_format,
-            timeout=timeout,
-            total_timeout=total_timeout,
-            params=params,
-            metadata=metadata,
-            headers=headers,
-            output_type=output_type,
+        return build_request(
+            self.config,
+            messages,
+            tools,
+            stop,
+            response_format,
+            tool_choice,
+            overrides,
+            supports_response_schema=self.supports_response_schema,
         )
-        check_sendable(
-            messages=request.messages,
-            tools=request.tools,
-            tool_choice=request.tool_choice,
-            response_format=request.response_format,
-            params=request.params,
-        )
-        return request
 
     def _attempt(self, request: ChatRequest, attempt: int) -> LLMResponse:
         began = time.perf_counter()

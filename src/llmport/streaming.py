@@ -14,18 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from llmport._fields import read_field
 from llmport._json import load_json_chunk
 from llmport._sse import SSEDecoder
+from llmport._tool_call_parsing import parse_tool_arguments, synthesise_tool_call_id
 from llmport.errors import ErrorKind
 from llmport.parsing import (
     WITHHELD,
-    _field,
     error_from_payload,
     normalise_finish_reason,
     parse_content,
-    parse_tool_arguments,
     parse_usage,
-    synthesise_tool_call_id,
 )
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus, ToolCall, Usage
 
@@ -83,8 +82,8 @@ StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent
 
 
 def _reader(obj: Any) -> Callable[[str], Any]:
-    """`_field` bound to `obj`; a dict's own `get` for JSON chunks, the hot stream path."""
-    return obj.get if type(obj) is dict else functools.partial(_field, obj)
+    """`read_field` bound to `obj`; a dict's own `get` for JSON chunks, the hot stream path."""
+    return obj.get if type(obj) is dict else functools.partial(read_field, obj)
 
 
 @dataclass
@@ -229,14 +228,14 @@ class StreamAccumulator:
         return events
 
     def _add_tool_fragment(self, entry: Any) -> ToolCallDelta:
-        index = _field(entry, "index")
+        index = read_field(entry, "index")
         index = index if isinstance(index, int) and not isinstance(index, bool) else None
-        call_id = _field(entry, "id")
+        call_id = read_field(entry, "id")
         call_id = call_id if isinstance(call_id, str) and call_id else None
-        function = _field(entry, "function") or {}
-        name = _field(function, "name")
+        function = read_field(entry, "function") or {}
+        name = read_field(function, "name")
         name = name if isinstance(name, str) and name else None
-        arguments = _field(function, "arguments")
+        arguments = read_field(function, "arguments")
         builder = self._builder_for(index, call_id)
         if name and not builder.name:
             builder.name = name
