@@ -363,3 +363,25 @@ def test_flush_waits_for_the_charges_a_hung_store_holds(hung_adds: HungAdds) -> 
     hung_adds.add_release.set()
     assert budget.flush(SAFETY)
     assert tokens_charged(hung_adds, "t") == 3
+
+
+def test_charges_queued_behind_a_charge_that_rested_the_store_land_when_it_answers(
+    hung_adds: HungAdds,
+) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=0.01, redis_cooldown=3600)
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + SAFETY)  # rests it
+    budget.record({"tenant_id": "b"}, 0.0, 7, deadline=time.monotonic() + SAFETY)
+    budget.record({"tenant_id": "c"}, 0.0, 9, deadline=time.monotonic() - 1)
+    hung_adds.add_release.set()
+    assert budget.flush(SAFETY)
+    assert [tokens_charged(hung_adds, name) for name in "abc"] == [5, 7, 9]
+
+
+def test_a_charge_while_the_store_rests_is_queued_without_waiting(hung_adds: HungAdds) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY, redis_cooldown=3600)
+    budget._failed(ConnectionError())  # a check found the store down
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + 3 * SAFETY)
+    assert not hung_adds.charged  # the call came back while the store held the charge
+    hung_adds.add_release.set()
+    assert budget.flush(SAFETY)
+    assert tokens_charged(hung_adds, "a") == 5

@@ -153,7 +153,7 @@ class Budget:
         self._straggler = threading.Event()
         self._straggler.set()
         #: Sends charges to a remote store for calls that cannot wait for it.
-        self._sender = ChargeSender(self._add)
+        self._sender = ChargeSender(self._send)
 
     def __repr__(self) -> str:
         where = "redis" if self.redis_url else "memory"
@@ -224,21 +224,28 @@ class Budget:
 
         `deadline` is the call's (`time.monotonic()` seconds): a remote store is waited on
         until then at most, and at most 2 x `redis_timeout`. A charge the store has not
-        taken by then is not dropped: the budget's worker thread sends it when the store
-        answers (while the process lives).
+        taken by then, or made while the store rests after a failure (not waited on), is
+        not dropped: the budget's worker thread sends it when the store answers (while the
+        process lives). Without a deadline, a charge made while the store rests is dropped.
         """
         usd = usd if math.isfinite(usd) and usd > 0 else 0.0  # NaN would poison the counter
         tokens = max(tokens, 0)
         if usd == 0 and tokens == 0:
             return
-        slot, window = tenant_slot(self.tenant(metadata)), self.window()
+        at = self.clock()
+        slot, window = tenant_slot(self.tenant(metadata)), self._window_at(at)
+        resting = at < self._down_until  # the store failed less than `redis_cooldown` ago
         if deadline is None or not self.store.remote:
-            self._add(slot, window, usd, tokens)
+            if resting:
+                self._unavailable("charged", f"could not be reached ({self._down_reason})")
+            else:
+                self._send(slot, window, usd, tokens)
             return
+        # The worker sends even while the store rests; a call waits for it only otherwise.
         now = time.monotonic()
-        wait = store_wait(self.redis_timeout, deadline, now)
+        wait = 0.0 if resting else store_wait(self.redis_timeout, deadline, now)
         sent = self._sender.charge(slot, window, usd, tokens, until=now + wait)
-        if not sent and now + wait < deadline:  # slower than its own socket bounds
+        if not sent and not resting and now + wait < deadline:  # slower than its socket bounds
             self._failed(TimeoutError())
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -250,10 +257,8 @@ class Budget:
         """
         return self._sender.wait_sent(timeout)
 
-    def _add(self, slot: str, window: Window, usd: float, tokens: int) -> None:
-        if self.clock() < self._down_until:  # the store failed less than `redis_cooldown` ago
-            self._unavailable("charged", f"could not be reached ({self._down_reason})")
-            return
+    def _send(self, slot: str, window: Window, usd: float, tokens: int) -> None:
+        """Add a charge to the store now; a failure rests the store and drops the charge."""
         try:
             self.store.add(slot, window, usd, tokens)
         except Exception as exc:
