@@ -385,3 +385,25 @@ def test_a_charge_while_the_store_rests_is_queued_without_waiting(hung_adds: Hun
     hung_adds.add_release.set()
     assert budget.flush(SAFETY)
     assert tokens_charged(hung_adds, "a") == 5
+
+
+class CancelledFirstAdd(HungAdds):
+    """A store whose first add raises a `BaseException` (a store that bridges to an
+    event loop raises `asyncio.CancelledError` when that loop cancels it)."""
+
+    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
+        if self.adds_started == 0:
+            self.adds_started += 1
+            raise asyncio.CancelledError
+        super().add(tenant, window, usd, tokens)
+
+
+def test_a_charge_that_raised_a_base_exception_does_not_stop_the_ones_after_it() -> None:
+    store = CancelledFirstAdd()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() - 1)
+    assert budget.flush(SAFETY)
+    budget.record({"tenant_id": "b"}, 0.0, 7, deadline=time.monotonic() - 1)
+    assert budget.flush(SAFETY)
+    assert store.charged == [("b", 0.0, 7)]

@@ -14,6 +14,7 @@ call.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from llmport._deadline import start_thread
 
 __all__ = ["ChargeSender"]
 
+logger = logging.getLogger(__name__)
+
 Send = Callable[[str, Window, float, int], None]
 
 
@@ -30,8 +33,9 @@ class ChargeSender:
     """Queue charges for a store and send them from one worker thread, in order of arrival.
 
     `send(slot, window, usd, tokens)` adds one charge to the store; it handles its own
-    failures (a budget logs them), so an exception it lets out is dropped with its charge
-    and the worker goes on.
+    failures (a budget logs them), so an exception it lets out (even a `BaseException`,
+    which would end the worker and leave every later charge unsent) is logged and
+    dropped with its charge, and the worker goes on.
     """
 
     def __init__(self, send: Send) -> None:
@@ -82,8 +86,9 @@ class ChargeSender:
             for (slot, window), (usd, tokens) in batch.items():
                 try:
                     self._send(slot, window, usd, tokens)
-                except Exception:  # `send` reports its own failures; the others go on
-                    continue
+                except BaseException as exc:  # no caller to raise to: the others go on
+                    name = type(exc).__name__
+                    logger.warning("llm budget charge raised %s: spend not charged", name)
             with self._lock:
                 self._sent = upto
                 self._lock.notify_all()
