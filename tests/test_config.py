@@ -88,6 +88,11 @@ def test_an_auth_headers_secret_is_its_token_or_else_its_whole_value(
     assert header_secrets({"Authorization": value}) == (secret,)
 
 
+def test_a_key_header_is_masked_whole_and_by_its_token() -> None:
+    secrets = header_secrets({"X-Api-Key": "Bearer tok-123456"})
+    assert secrets == ("Bearer tok-123456", "tok-123456")
+
+
 @pytest.mark.parametrize(
     "header", ["Authorization", "api-key", "X-Api-Key", "Proxy-Authorization", "Cookie"]
 )

@@ -153,3 +153,10 @@ def test_a_streamed_header_token_that_extends_the_api_key_is_masked_whole() -> N
 def test_a_registered_secret_that_extends_a_passed_one_is_masked_whole() -> None:
     register_secret(NESTED_TOKEN)
     assert redact(f"echo {NESTED_TOKEN}", [NESTED_KEY]) == f"echo {MASK}"
+
+
+@pytest.mark.parametrize("header", ["X-Api-Key", "api-key", "Cookie"])
+def test_a_key_header_whose_value_has_a_space_is_masked_whole(header: str) -> None:
+    value = "acmeprod k3y-Sp4ce-9"  # no scheme: its first word is part of the key
+    llm = FakeLLM([f"echo {value}"], extra_headers={header: value})
+    assert llm.chat_completions([{"role": "user", "content": "hi"}]).content == f"echo {MASK}"
