@@ -77,6 +77,8 @@ def test_auth_headers_are_secrets_and_hidden_from_repr() -> None:
     [
         ("Bearer tok-123456", "tok-123456"),
         ("Bearer  tok-123456 ", "tok-123456"),
+        ("Bearer\ttok-123456", "tok-123456"),  # any whitespace after the scheme
+        (" Bearer tok-123456", "tok-123456"),
         ("tok-123456", "tok-123456"),  # no scheme: the whole value
         ("Bearer abc", "Bearer abc"),  # a token too short to mask alone: the whole value
         ("sess=tok-123456; x=1", "sess=tok-123456; x=1"),  # not a scheme: the whole value

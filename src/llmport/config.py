@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -37,6 +38,8 @@ _AUTH_HEADERS = frozenset(
 )
 #: Auth headers whose value is `<scheme> <token>` (`Bearer <key>`); the others hold a key.
 _SCHEME_HEADERS = frozenset({"authorization", "proxy-authorization"})
+#: `<scheme> <token>`: a scheme word, any whitespace, then the token.
+_SCHEMED_VALUE = re.compile(r"\s*[A-Za-z]+\s+(.*)", re.DOTALL)
 _MASKED = "**********"  # what pydantic shows for a SecretStr
 
 DEFAULT_RETRY_ON = frozenset(
@@ -268,8 +271,8 @@ def header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
     secrets: list[str] = []
     for name, value in headers.items():
         if name.lower() in _AUTH_HEADERS and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            token = token.strip() if scheme.isalpha() else ""
+            schemed = _SCHEMED_VALUE.fullmatch(value)
+            token = schemed.group(1).strip() if schemed else ""
             if len(token) < 6 or name.lower() not in _SCHEME_HEADERS:
                 secrets.append(value)
             secrets.append(token)
