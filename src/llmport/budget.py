@@ -83,7 +83,7 @@ class Budget:
             every process that uses the same URL and `prefix`.
         fail_open: when Redis cannot be reached, let calls through (True) or refuse them
             with kind `budget_unavailable` (False, the default).
-        redis_timeout: seconds allowed for connecting to and each reply from Redis. A
+        redis_timeout: seconds (> 0) allowed for connecting to and each reply from Redis. A
             check of a call with a `total_timeout` waits for Redis in a worker thread,
             at most 2 x `redis_timeout` and never past the call's deadline.
         redis_cooldown: seconds after a failed Redis call during which the store is not
@@ -124,6 +124,10 @@ class Budget:
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if value is not None and not (number and value >= 0):
                 raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
+        if not 0 < redis_timeout < FOREVER:  # 0 leaves a call no time to ask the store
+            raise ConfigurationError(
+                f"Budget redis_timeout must be a number of seconds > 0, got {redis_timeout!r}"
+            )
         if per is not None and per not in PERIODS:
             raise ConfigurationError(f"Budget per must be one of {PERIODS} or None, got {per!r}")
         if tokens is not None and not isinstance(tokens, int):
