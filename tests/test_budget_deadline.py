@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import llmport._budget_charges
 import llmport._deadline
 import llmport.budget
 from llmport import Budget, ErrorKind, LLMResponse
@@ -407,3 +408,40 @@ def test_a_charge_that_raised_a_base_exception_does_not_stop_the_ones_after_it()
     budget.record({"tenant_id": "b"}, 0.0, 7, deadline=time.monotonic() - 1)
     assert budget.flush(SAFETY)
     assert store.charged == [("b", 0.0, 7)]
+
+
+@pytest.fixture
+def first_thread_start_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first worker thread a budget starts cannot start (a thread limit, for a moment)."""
+    real_start = llmport._deadline.start_thread
+    starts: list[str] = []
+
+    def start_thread(target: Callable[[], None], name: str) -> None:
+        starts.append(name)
+        if len(starts) == 1:
+            raise RuntimeError("can't start new thread")
+        real_start(target, name)
+
+    monkeypatch.setattr(llmport._budget_charges, "start_thread", start_thread)
+
+
+@pytest.mark.usefixtures("first_thread_start_fails")
+def test_a_charge_whose_worker_could_not_start_is_sent_by_the_next_one() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + SAFETY)
+    budget.record({"tenant_id": "b"}, 0.0, 7, deadline=time.monotonic() + SAFETY)
+    assert budget.flush(SAFETY)
+    assert [tokens_charged(store, name) for name in "ab"] == [5, 7]
+    assert budget.refuse(request_due_in(SAFETY), "x") is None  # the store is not resting
+
+
+@pytest.mark.usefixtures("first_thread_start_fails")
+def test_flush_starts_the_worker_a_charge_could_not_start() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + SAFETY)
+    assert budget.flush(SAFETY)
+    assert tokens_charged(store, "a") == 5

@@ -49,15 +49,24 @@ class ChargeSender:
         self._working = False
 
     def wait_sent(self, timeout: float | None = None) -> bool:
-        """Wait until every charge queued so far has been sent; False if `timeout` came first."""
+        """Wait until every charge queued so far has been sent; False if `timeout` came first
+        (or no worker thread could start to send them)."""
         with self._lock:
             queued = self._queued
+            try:
+                self._start_worker()
+            except RuntimeError:
+                return False
             return self._lock.wait_for(lambda: self._sent >= queued, timeout)
 
     def charge(self, slot: str, window: Window, usd: float, tokens: int, until: float) -> bool:
         """Queue a charge and wait for it to be sent until `until` (`time.monotonic()` seconds).
 
         Returns whether it was sent by then. If not, it stays queued and is sent later.
+
+        Raises:
+            RuntimeError: no worker thread could start; the charge stays queued for the
+                worker the next charge (or `wait_sent`) starts.
         """
         with self._lock:
             key = (slot, window)
@@ -65,15 +74,22 @@ class ChargeSender:
             self._pending[key] = (usd_pending + usd, tokens_pending + tokens)
             self._queued += 1
             ticket = self._queued
-            if not self._working:
-                self._working = True
-                start_thread(self._work, "llmport-budget-charges")
+            self._start_worker()
             while self._sent < ticket:
                 left = until - time.monotonic()
                 if left <= 0:
                     return False
                 self._lock.wait(left)
             return True
+
+    def _start_worker(self) -> None:
+        """Start the worker if charges wait and none runs (with the lock held).
+
+        A thread that cannot start raises `RuntimeError`; the next charge tries again.
+        """
+        if self._pending and not self._working:
+            start_thread(self._work, "llmport-budget-charges")
+            self._working = True  # before the worker can take the lock
 
     def _work(self) -> None:
         while True:

@@ -248,7 +248,11 @@ class Budget:
         # The worker sends even while the store rests; a call waits for it only otherwise.
         now = time.monotonic()
         wait = 0.0 if resting else store_wait(self.redis_timeout, deadline, now)
-        sent = self._sender.charge(slot, window, usd, tokens, until=now + wait)
+        try:
+            sent = self._sender.charge(slot, window, usd, tokens, until=now + wait)
+        except RuntimeError as exc:  # no thread now: the store is fine, the charge waits
+            logger.warning("llm budget charge queued: no worker thread could start (%s)", exc)
+            return
         if not sent and not resting and now + wait < deadline:  # slower than its socket bounds
             self._failed(TimeoutError())
 
