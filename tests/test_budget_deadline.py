@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -238,11 +240,13 @@ class HungAdds(RemoteStore):
         super().__init__()
         self.add_release = threading.Event()
         self.adds_started = 0
+        self.add_started = threading.Event()
         self.charged: list[tuple[str, float, int]] = []
         self.landed = threading.Event()
 
     def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
         self.adds_started += 1
+        self.add_started.set()
         self.add_release.wait(SAFETY)
         self.charged.append((tenant, usd, tokens))
         self.landed.set()
@@ -445,3 +449,48 @@ def test_flush_starts_the_worker_a_charge_could_not_start() -> None:
     budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + SAFETY)
     assert budget.flush(SAFETY)
     assert tokens_charged(store, "a") == 5
+
+
+# --- a forked child (a prefork worker pool) ----------------------------------------------------
+
+
+def in_forked_child(target: Callable[[], object]) -> object:
+    """`target()`'s result, run in a child forked now (as a prefork pool starts workers)."""
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue[object] = context.Queue()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks")
+        child = context.Process(target=lambda: results.put(target()))
+        child.start()
+    try:
+        return results.get(timeout=3 * SAFETY)
+    finally:
+        child.join(timeout=SAFETY)
+        child.kill()
+
+
+def test_a_forked_child_sends_its_charges_and_not_the_parents(hung_adds: HungAdds) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
+    budget.record({"tenant_id": "sent"}, 0.0, 5, deadline=time.monotonic() - 1)
+    budget.record({"tenant_id": "queued"}, 0.0, 6, deadline=time.monotonic() - 1)
+    assert hung_adds.add_started.wait(SAFETY)  # the parent's worker hangs in the store
+
+    def child() -> object:
+        hung_adds.add_release.set()  # the child's store answers
+        budget.record({"tenant_id": "child"}, 0.0, 7, deadline=time.monotonic() + SAFETY)
+        return hung_adds.charged
+
+    assert in_forked_child(child) == [("child", 0.0, 7)]
+
+
+def test_a_forked_child_checks_although_a_parents_check_was_left_waiting(
+    hung: RemoteStore,
+) -> None:
+    budget = Budget(usd=1, store=hung, redis_timeout=SAFETY)
+    assert refused_kind(budget.refuse(request_due_in(0.01), "x")) is ErrorKind.BUDGET_UNAVAILABLE
+
+    def child() -> object:
+        hung.release.set()
+        return refused_kind(budget.refuse(request_due_in(SAFETY), "x"))
+
+    assert in_forked_child(child) is None

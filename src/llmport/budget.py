@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +155,12 @@ class Budget:
         self._down_until = float("-inf")
         self._down_reason = ""
         self._window = Window(0.0, -1.0)
+        self._start_without_threads()
+        _budgets.add(self)
+
+    def _start_without_threads(self) -> None:
+        """No worker thread yet: at creation, and in a forked child, which has none of
+        its parent's (the parent sends the charges it queued)."""
         #: Set once no worker thread is left waiting on the store for a call that gave up.
         self._straggler = threading.Event()
         self._straggler.set()
@@ -384,6 +392,19 @@ class Budget:
             "(Budget(fail_open=True) lets calls through when the store cannot answer)",
             retryable=True,
         )
+
+
+#: Every budget alive, for a forked child to drop its parent's worker threads from.
+_budgets: weakref.WeakSet[Budget] = weakref.WeakSet()
+
+
+def _forget_parent_threads() -> None:
+    for budget in list(_budgets):
+        budget._start_without_threads()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX: a prefork worker pool forks a loaded app
+    os.register_at_fork(after_in_child=_forget_parent_threads)
 
 
 def refusal(error: LLMError, model: str, provider: str) -> LLMResponse:
