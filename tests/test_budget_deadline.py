@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import multiprocessing
 import socket
@@ -494,3 +495,38 @@ def test_a_forked_child_checks_although_a_parents_check_was_left_waiting(
         return refused_kind(budget.refuse(request_due_in(SAFETY), "x"))
 
     assert in_forked_child(child) is None
+
+
+# --- async calls -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def busy_executor(loop: asyncio.AbstractEventLoop) -> Iterator[threading.Event]:
+    """The loop's default executor with its one thread busy until the yielded event is set."""
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    loop.set_default_executor(executor)
+    free = threading.Event()
+    executor.submit(free.wait, SAFETY)
+    try:
+        yield free
+    finally:
+        free.set()
+
+
+async def test_an_async_charge_cancelled_before_its_thread_ran_still_lands() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+
+    async def cancelled_charge() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()  # as a cancel scope does: the charge's first await is cancelled
+        await budget.arecord({"tenant_id": "x"}, 0.0, 7, deadline=time.monotonic() + SAFETY)
+
+    with busy_executor(asyncio.get_running_loop()) as free:
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.create_task(cancelled_charge())
+        free.set()
+        assert await asyncio.to_thread(store.landed.wait, SAFETY)
+    assert tokens_charged(store, "x") == 7

@@ -292,9 +292,13 @@ class Budget:
     async def arecord(
         self, metadata: Mapping[str, Any], usd: float, tokens: int, deadline: float | None = None
     ) -> None:
-        """`record` for async callers: a remote store is sent to from a worker thread."""
+        """`record` for async callers: a remote store is sent to from a worker thread.
+
+        The charge goes on when the call is cancelled meanwhile (a cancel scope cancels
+        every await in it, the one in `finally` too), before that thread ran or after.
+        """
         if self.store.remote and (usd > 0 or tokens > 0):
-            await asyncio.to_thread(self.record, metadata, usd, tokens, deadline)
+            await asyncio.shield(asyncio.to_thread(self.record, metadata, usd, tokens, deadline))
         else:
             self.record(metadata, usd, tokens)
 
