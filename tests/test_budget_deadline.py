@@ -502,11 +502,17 @@ def test_a_forked_child_checks_although_a_parents_check_was_left_waiting(
 
 @contextlib.contextmanager
 def busy_executor(loop: asyncio.AbstractEventLoop) -> Iterator[threading.Event]:
-    """The loop's default executor with its one thread busy until the yielded event is set."""
+    """The loop's default executor with its one thread busy until the yielded event is set
+    (which the thread sets itself after SAFETY seconds)."""
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     loop.set_default_executor(executor)
     free = threading.Event()
-    executor.submit(free.wait, SAFETY)
+
+    def hold() -> None:
+        free.wait(SAFETY)
+        free.set()
+
+    executor.submit(hold)
     try:
         yield free
     finally:
@@ -529,4 +535,24 @@ async def test_an_async_charge_cancelled_before_its_thread_ran_still_lands() -> 
             await asyncio.create_task(cancelled_charge())
         free.set()
         assert await asyncio.to_thread(store.landed.wait, SAFETY)
+    assert tokens_charged(store, "x") == 7
+
+
+async def test_an_async_check_waiting_for_a_busy_executor_gives_up_at_the_deadline() -> None:
+    budget = Budget(usd=1, store=RemoteStore(), redis_timeout=SAFETY)
+    with busy_executor(asyncio.get_running_loop()) as free:
+        kind = refused_kind(await budget.arefuse(request_due_in(0.05), "x"))
+        assert not free.is_set()  # the call came back while no thread was free
+    assert kind is ErrorKind.BUDGET_UNAVAILABLE
+
+
+async def test_an_async_charge_waiting_for_a_busy_executor_comes_back_at_the_deadline() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+    with busy_executor(asyncio.get_running_loop()) as free:
+        await budget.arecord({"tenant_id": "x"}, 0.0, 7, deadline=time.monotonic() + 0.05)
+        assert not free.is_set()  # the call came back while no thread was free
+        free.set()
+        assert await asyncio.to_thread(store.landed.wait, SAFETY)  # and the charge still landed
     assert tokens_charged(store, "x") == 7

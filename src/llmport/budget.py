@@ -18,6 +18,7 @@ taken by then is sent later by one worker thread per budget, not dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -39,7 +40,7 @@ from llmport._budget_store import (
     tenant_slot,
     window_at,
 )
-from llmport._deadline import TotalTimeoutError, call_before
+from llmport._deadline import TotalTimeoutError, acall_before, call_before
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.redaction import redact
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
@@ -284,10 +285,17 @@ class Budget:
     async def acheck(
         self, metadata: Mapping[str, Any], deadline: float | None = None
     ) -> LLMError | None:
-        """`check` for async callers: a remote store is asked from a worker thread."""
-        if self.store.remote:
-            return await asyncio.to_thread(self.check, metadata, deadline)
-        return self.check(metadata)
+        """`check` for async callers: a remote store is asked from a worker thread, which
+        the call waits for no longer than its deadline (the executor may have none free)."""
+        if not self.store.remote:
+            return self.check(metadata)
+        check = asyncio.to_thread(self.check, metadata, deadline)
+        if deadline is None:
+            return await check
+        try:
+            return await acall_before(deadline, None, check)
+        except TotalTimeoutError:
+            return self._unavailable("checked", "was not asked: no thread was free in time")
 
     async def arecord(
         self, metadata: Mapping[str, Any], usd: float, tokens: int, deadline: float | None = None
@@ -295,10 +303,13 @@ class Budget:
         """`record` for async callers: a remote store is sent to from a worker thread.
 
         The charge goes on when the call is cancelled meanwhile (a cancel scope cancels
-        every await in it, the one in `finally` too), before that thread ran or after.
+        every await in it, the one in `finally` too), or its deadline passes before a
+        thread of the executor was free for it.
         """
         if self.store.remote and (usd > 0 or tokens > 0):
-            await asyncio.shield(asyncio.to_thread(self.record, metadata, usd, tokens, deadline))
+            charge = asyncio.shield(asyncio.to_thread(self.record, metadata, usd, tokens, deadline))
+            with contextlib.suppress(TotalTimeoutError):  # it goes on, and is sent later
+                await (charge if deadline is None else acall_before(deadline, None, charge))
         else:
             self.record(metadata, usd, tokens)
 
