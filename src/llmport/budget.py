@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 from llmport._budget_charges import ChargeSender
 from llmport._budget_store import (
     FOREVER,
-    PERIODS,
     BudgetStore,
     MemoryBudgetStore,
     Period,
     Window,
+    check_settings,
     store_wait,
     tenant_slot,
     window_at,
@@ -116,29 +116,7 @@ class Budget:
         store: BudgetStore | None = None,
     ) -> None:
         """Check the limits and pick the store (see the class docstring)."""
-        if usd is None and tokens is None:
-            raise ConfigurationError("Budget needs a limit: usd=..., tokens=... or both")
-        for name, value in (
-            ("usd", usd),
-            ("tokens", tokens),
-            ("redis_timeout", redis_timeout),
-            ("redis_cooldown", redis_cooldown),
-        ):
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if value is not None and not (number and value >= 0):
-                raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
-        if not 0 < redis_timeout < FOREVER:  # 0 leaves a call no time to ask the store
-            raise ConfigurationError(
-                f"Budget redis_timeout must be a number of seconds > 0, got {redis_timeout!r}"
-            )
-        if per is not None and per not in PERIODS:
-            raise ConfigurationError(f"Budget per must be one of {PERIODS} or None, got {per!r}")
-        if tokens is not None and not isinstance(tokens, int):
-            raise ConfigurationError(f"Budget tokens must be a whole number, got {tokens!r}")
-        if not key or not isinstance(key, str):
-            raise ConfigurationError(
-                f"Budget key must name a metadata key, e.g. 'tenant_id', got {key!r}"
-            )
+        check_settings(usd, tokens, per, key, redis_timeout, redis_cooldown)
         self.usd = usd
         self.tokens = tokens
         self.per = per
