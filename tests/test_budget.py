@@ -276,6 +276,8 @@ def test_a_moment_just_before_a_boundary_is_in_the_period_it_ends(per: str, step
         ({"usd": "5"}, "usd must be"),
         ({"tokens": float("nan")}, "tokens must be"),
         ({"usd": 1, "redis_timeout": -1}, "redis_timeout must be"),
+        ({"usd": 1, "redis_timeout": 0}, "redis_timeout must be"),  # refuses every call
+        ({"usd": 1, "redis_timeout": float("inf")}, "redis_timeout must be"),
         ({"tokens": 10, "per": "week"}, "per must be"),
         ({"usd": 1, "key": ""}, "key must"),
     ],

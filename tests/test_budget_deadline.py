@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import multiprocessing
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -15,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import llmport._budget_charges
 import llmport._deadline
 import llmport.budget
 from llmport import Budget, ErrorKind, LLMResponse
@@ -237,11 +241,13 @@ class HungAdds(RemoteStore):
         super().__init__()
         self.add_release = threading.Event()
         self.adds_started = 0
+        self.add_started = threading.Event()
         self.charged: list[tuple[str, float, int]] = []
         self.landed = threading.Event()
 
     def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
         self.adds_started += 1
+        self.add_started.set()
         self.add_release.wait(SAFETY)
         self.charged.append((tenant, usd, tokens))
         self.landed.set()
@@ -363,3 +369,190 @@ def test_flush_waits_for_the_charges_a_hung_store_holds(hung_adds: HungAdds) -> 
     hung_adds.add_release.set()
     assert budget.flush(SAFETY)
     assert tokens_charged(hung_adds, "t") == 3
+
+
+def test_charges_queued_behind_a_charge_that_rested_the_store_land_when_it_answers(
+    hung_adds: HungAdds,
+) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=0.01, redis_cooldown=3600)
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + SAFETY)  # rests it
+    budget.record({"tenant_id": "b"}, 0.0, 7, deadline=time.monotonic() + SAFETY)
+    budget.record({"tenant_id": "c"}, 0.0, 9, deadline=time.monotonic() - 1)
+    hung_adds.add_release.set()
+    assert budget.flush(SAFETY)
+    assert [tokens_charged(hung_adds, name) for name in "abc"] == [5, 7, 9]
+
+
+def test_a_charge_while_the_store_rests_is_queued_without_waiting(hung_adds: HungAdds) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY, redis_cooldown=3600)
+    budget._failed(ConnectionError())  # a check found the store down
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + 3 * SAFETY)
+    assert not hung_adds.charged  # the call came back while the store held the charge
+    hung_adds.add_release.set()
+    assert budget.flush(SAFETY)
+    assert tokens_charged(hung_adds, "a") == 5
+
+
+class CancelledFirstAdd(HungAdds):
+    """A store whose first add raises a `BaseException` (a store that bridges to an
+    event loop raises `asyncio.CancelledError` when that loop cancels it)."""
+
+    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
+        if self.adds_started == 0:
+            self.adds_started += 1
+            raise asyncio.CancelledError
+        super().add(tenant, window, usd, tokens)
+
+
+def test_a_charge_that_raised_a_base_exception_does_not_stop_the_ones_after_it() -> None:
+    store = CancelledFirstAdd()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() - 1)
+    assert budget.flush(SAFETY)
+    budget.record({"tenant_id": "b"}, 0.0, 7, deadline=time.monotonic() - 1)
+    assert budget.flush(SAFETY)
+    assert store.charged == [("b", 0.0, 7)]
+
+
+@pytest.fixture
+def first_thread_start_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first worker thread a budget starts cannot start (a thread limit, for a moment)."""
+    real_start = llmport._deadline.start_thread
+    starts: list[str] = []
+
+    def start_thread(target: Callable[[], None], name: str) -> None:
+        starts.append(name)
+        if len(starts) == 1:
+            raise RuntimeError("can't start new thread")
+        real_start(target, name)
+
+    monkeypatch.setattr(llmport._budget_charges, "start_thread", start_thread)
+
+
+@pytest.mark.usefixtures("first_thread_start_fails")
+def test_a_charge_whose_worker_could_not_start_is_sent_by_the_next_one() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + SAFETY)
+    budget.record({"tenant_id": "b"}, 0.0, 7, deadline=time.monotonic() + SAFETY)
+    assert budget.flush(SAFETY)
+    assert [tokens_charged(store, name) for name in "ab"] == [5, 7]
+    assert budget.refuse(request_due_in(SAFETY), "x") is None  # the store is not resting
+
+
+@pytest.mark.usefixtures("first_thread_start_fails")
+def test_flush_starts_the_worker_a_charge_could_not_start() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+    budget.record({"tenant_id": "a"}, 0.0, 5, deadline=time.monotonic() + SAFETY)
+    assert budget.flush(SAFETY)
+    assert tokens_charged(store, "a") == 5
+
+
+# --- a forked child (a prefork worker pool) ----------------------------------------------------
+
+
+def in_forked_child(target: Callable[[], object]) -> object:
+    """`target()`'s result, run in a child forked now (as a prefork pool starts workers)."""
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue[object] = context.Queue()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks")
+        child = context.Process(target=lambda: results.put(target()))
+        child.start()
+    try:
+        return results.get(timeout=3 * SAFETY)
+    finally:
+        child.join(timeout=SAFETY)
+        child.kill()
+
+
+def test_a_forked_child_sends_its_charges_and_not_the_parents(hung_adds: HungAdds) -> None:
+    budget = Budget(tokens=10**6, store=hung_adds, redis_timeout=SAFETY)
+    budget.record({"tenant_id": "sent"}, 0.0, 5, deadline=time.monotonic() - 1)
+    budget.record({"tenant_id": "queued"}, 0.0, 6, deadline=time.monotonic() - 1)
+    assert hung_adds.add_started.wait(SAFETY)  # the parent's worker hangs in the store
+
+    def child() -> object:
+        hung_adds.add_release.set()  # the child's store answers
+        budget.record({"tenant_id": "child"}, 0.0, 7, deadline=time.monotonic() + SAFETY)
+        return hung_adds.charged
+
+    assert in_forked_child(child) == [("child", 0.0, 7)]
+
+
+def test_a_forked_child_checks_although_a_parents_check_was_left_waiting(
+    hung: RemoteStore,
+) -> None:
+    budget = Budget(usd=1, store=hung, redis_timeout=SAFETY)
+    assert refused_kind(budget.refuse(request_due_in(0.01), "x")) is ErrorKind.BUDGET_UNAVAILABLE
+
+    def child() -> object:
+        hung.release.set()
+        return refused_kind(budget.refuse(request_due_in(SAFETY), "x"))
+
+    assert in_forked_child(child) is None
+
+
+# --- async calls -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def busy_executor(loop: asyncio.AbstractEventLoop) -> Iterator[threading.Event]:
+    """The loop's default executor with its one thread busy until the yielded event is set
+    (which the thread sets itself after SAFETY seconds)."""
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    loop.set_default_executor(executor)
+    free = threading.Event()
+
+    def hold() -> None:
+        free.wait(SAFETY)
+        free.set()
+
+    executor.submit(hold)
+    try:
+        yield free
+    finally:
+        free.set()
+
+
+async def test_an_async_charge_cancelled_before_its_thread_ran_still_lands() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+
+    async def cancelled_charge() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()  # as a cancel scope does: the charge's first await is cancelled
+        await budget.arecord({"tenant_id": "x"}, 0.0, 7, deadline=time.monotonic() + SAFETY)
+
+    with busy_executor(asyncio.get_running_loop()) as free:
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.create_task(cancelled_charge())
+        free.set()
+        assert await asyncio.to_thread(store.landed.wait, SAFETY)
+    assert tokens_charged(store, "x") == 7
+
+
+async def test_an_async_check_waiting_for_a_busy_executor_gives_up_at_the_deadline() -> None:
+    budget = Budget(usd=1, store=RemoteStore(), redis_timeout=SAFETY)
+    with busy_executor(asyncio.get_running_loop()) as free:
+        kind = refused_kind(await budget.arefuse(request_due_in(0.05), "x"))
+        assert not free.is_set()  # the call came back while no thread was free
+    assert kind is ErrorKind.BUDGET_UNAVAILABLE
+
+
+async def test_an_async_charge_waiting_for_a_busy_executor_comes_back_at_the_deadline() -> None:
+    store = HungAdds()
+    store.add_release.set()
+    budget = Budget(tokens=10**6, store=store, redis_timeout=SAFETY)
+    with busy_executor(asyncio.get_running_loop()) as free:
+        await budget.arecord({"tenant_id": "x"}, 0.0, 7, deadline=time.monotonic() + 0.05)
+        assert not free.is_set()  # the call came back while no thread was free
+        free.set()
+        assert await asyncio.to_thread(store.landed.wait, SAFETY)  # and the charge still landed
+    assert tokens_charged(store, "x") == 7

@@ -77,6 +77,8 @@ def test_auth_headers_are_secrets_and_hidden_from_repr() -> None:
     [
         ("Bearer tok-123456", "tok-123456"),
         ("Bearer  tok-123456 ", "tok-123456"),
+        ("Bearer\ttok-123456", "tok-123456"),  # any whitespace after the scheme
+        (" Bearer tok-123456", "tok-123456"),
         ("tok-123456", "tok-123456"),  # no scheme: the whole value
         ("Bearer abc", "Bearer abc"),  # a token too short to mask alone: the whole value
         ("sess=tok-123456; x=1", "sess=tok-123456; x=1"),  # not a scheme: the whole value
@@ -86,6 +88,11 @@ def test_an_auth_headers_secret_is_its_token_or_else_its_whole_value(
     value: str, secret: str
 ) -> None:
     assert header_secrets({"Authorization": value}) == (secret,)
+
+
+def test_a_key_header_is_masked_whole_and_by_its_token() -> None:
+    secrets = header_secrets({"X-Api-Key": "Bearer tok-123456"})
+    assert secrets == ("Bearer tok-123456", "tok-123456")
 
 
 @pytest.mark.parametrize(

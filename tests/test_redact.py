@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from llmport import LLMResponse, LLMResponseStatus, ToolCall
 from llmport._redact import MASK, StreamRedactor, redact_secrets
 from llmport.providers._backend_keys import backend_key_values, backend_key_variables
-from llmport.redaction import short_message
+from llmport.redaction import redact, register_secret, short_message
 from llmport.streaming import FinishEvent, TextDelta, ToolCallDelta
+from llmport.testing import FakeLLM
 
 SECRET = "k3y-Canary-77xQ"
 
@@ -123,3 +125,38 @@ def test_a_run_of_one_bracket_in_a_message_is_shown_as_one_bracket(
     message = short_message(f"Error code: 500 - {{'error': {bracket * count}{tail}")
     assert bracket * 3 not in message
     assert message.startswith(f"Error code: 500 - {{'error': {bracket}…")
+
+
+#: An API key, and a gateway token that begins with it (the key and a signature).
+NESTED_KEY = "sk-live-N3st3d"
+NESTED_TOKEN = f"{NESTED_KEY}.sig789"
+
+
+@pytest.mark.parametrize("where", ["configured", "per call"])
+def test_a_header_token_that_extends_the_api_key_is_masked_whole(where: str) -> None:
+    header = {"Authorization": f"Bearer {NESTED_TOKEN}"}
+    configured = header if where == "configured" else {}
+    per_call = header if where == "per call" else {}
+    llm = FakeLLM([f"echo {NESTED_TOKEN}"], api_key=NESTED_KEY, extra_headers=configured)
+    response = llm.chat_completions([{"role": "user", "content": "hi"}], extra_headers=per_call)
+    assert response.content == f"echo {MASK}"
+
+
+def test_a_streamed_header_token_that_extends_the_api_key_is_masked_whole() -> None:
+    header = {"Authorization": f"Bearer {NESTED_TOKEN}"}
+    llm = FakeLLM([f"echo {NESTED_TOKEN}"], api_key=NESTED_KEY, extra_headers=header)
+    with llm.stream([{"role": "user", "content": "hi"}]) as stream:
+        text = "".join(event.text for event in stream if isinstance(event, TextDelta))
+    assert text == f"echo {MASK}"
+
+
+def test_a_registered_secret_that_extends_a_passed_one_is_masked_whole() -> None:
+    register_secret(NESTED_TOKEN)
+    assert redact(f"echo {NESTED_TOKEN}", [NESTED_KEY]) == f"echo {MASK}"
+
+
+@pytest.mark.parametrize("header", ["X-Api-Key", "api-key", "Cookie"])
+def test_a_key_header_whose_value_has_a_space_is_masked_whole(header: str) -> None:
+    value = "acmeprod k3y-Sp4ce-9"  # no scheme: its first word is part of the key
+    llm = FakeLLM([f"echo {value}"], extra_headers={header: value})
+    assert llm.chat_completions([{"role": "user", "content": "hi"}]).content == f"echo {MASK}"

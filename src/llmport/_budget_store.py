@@ -5,7 +5,8 @@
       RedisBudgetStore     shared by processes (`llmport._budget_redis`)
 
 A tenant is stored under `tenant_slot(tenant)`, a period is a `Window`, and
-`store_wait` says how long a call may wait for a remote store before its deadline.
+`store_wait` says how long a call may wait for a remote store before its deadline;
+`check_settings` refuses a `Budget` setting out of range.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal, Protocol
 
+from llmport.errors import ConfigurationError
 from llmport.redaction import known_secret_count, redact
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "MemoryBudgetStore",
     "Period",
     "Window",
+    "check_settings",
     "store_wait",
     "tenant_slot",
     "window_at",
@@ -64,6 +67,40 @@ def _short_slot(tenant: str, secrets: int) -> str:
 def _digest(tenant: str) -> str:
     digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()
     return f"~{digest[:40]}"
+
+
+def check_settings(
+    usd: float | None,
+    tokens: int | None,
+    per: str | None,
+    key: str,
+    redis_timeout: float,
+    redis_cooldown: float,
+) -> None:
+    """Raise `ConfigurationError` for a `Budget` setting that is out of range."""
+    if usd is None and tokens is None:
+        raise ConfigurationError("Budget needs a limit: usd=..., tokens=... or both")
+    for name, value in (
+        ("usd", usd),
+        ("tokens", tokens),
+        ("redis_timeout", redis_timeout),
+        ("redis_cooldown", redis_cooldown),
+    ):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and not (number and value >= 0):
+            raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
+    if not 0 < redis_timeout < FOREVER:  # 0 leaves a call no time to ask the store
+        raise ConfigurationError(
+            f"Budget redis_timeout must be a number of seconds > 0, got {redis_timeout!r}"
+        )
+    if per is not None and per not in PERIODS:
+        raise ConfigurationError(f"Budget per must be one of {PERIODS} or None, got {per!r}")
+    if tokens is not None and not isinstance(tokens, int):
+        raise ConfigurationError(f"Budget tokens must be a whole number, got {tokens!r}")
+    if not key or not isinstance(key, str):
+        raise ConfigurationError(
+            f"Budget key must name a metadata key, e.g. 'tenant_id', got {key!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

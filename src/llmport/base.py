@@ -30,7 +30,7 @@ from llmport.errors import ConfigurationError
 from llmport.hooks import LLMHooks, emit, global_hooks
 from llmport.options import CallOptions
 from llmport.provider_hooks import ProviderHooks
-from llmport.redaction import register_secret
+from llmport.redaction import longest_first, register_secret
 from llmport.request import ChatRequest
 from llmport.response import LLMResponse, LLMResponseStatus
 from llmport.response_stream import AsyncResponseStream, ResponseStream
@@ -85,7 +85,7 @@ class BaseLLM(ProviderHooks):
         self.hooks: tuple[LLMHooks, ...] = tuple(hooks)
         self.budget = None if budget is None else Budget.from_setting(budget)
         self._pricing = Pricing(config)
-        self._secrets = config.secret_values()
+        self._secrets = longest_first(config.secret_values())
         for secret in self._secrets:
             register_secret(secret)
 
@@ -324,7 +324,7 @@ class BaseLLM(ProviderHooks):
         if not request.headers:
             return self._secrets
         extra = [s for s in header_secrets(request.headers) if s not in self._secrets]
-        return (*self._secrets, *extra) if extra else self._secrets
+        return longest_first((*self._secrets, *extra)) if extra else self._secrets
 
     def _redact(self, response: LLMResponse, request: ChatRequest) -> LLMResponse:
         """`response` with every secret masked: the one pass everything downstream relies on."""

@@ -18,26 +18,29 @@ taken by then is sent later by one worker thread per budget, not dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmport._budget_charges import ChargeSender
 from llmport._budget_store import (
     FOREVER,
-    PERIODS,
     BudgetStore,
     MemoryBudgetStore,
     Period,
     Window,
+    check_settings,
     store_wait,
     tenant_slot,
     window_at,
 )
-from llmport._deadline import TotalTimeoutError, call_before
+from llmport._deadline import TotalTimeoutError, acall_before, call_before
 from llmport.errors import ConfigurationError, ErrorKind
 from llmport.redaction import redact
 from llmport.response import LLMError, LLMResponse, LLMResponseStatus
@@ -83,7 +86,7 @@ class Budget:
             every process that uses the same URL and `prefix`.
         fail_open: when Redis cannot be reached, let calls through (True) or refuse them
             with kind `budget_unavailable` (False, the default).
-        redis_timeout: seconds allowed for connecting to and each reply from Redis. A
+        redis_timeout: seconds (> 0) allowed for connecting to and each reply from Redis. A
             check of a call with a `total_timeout` waits for Redis in a worker thread,
             at most 2 x `redis_timeout` and never past the call's deadline.
         redis_cooldown: seconds after a failed Redis call during which the store is not
@@ -113,25 +116,7 @@ class Budget:
         store: BudgetStore | None = None,
     ) -> None:
         """Check the limits and pick the store (see the class docstring)."""
-        if usd is None and tokens is None:
-            raise ConfigurationError("Budget needs a limit: usd=..., tokens=... or both")
-        for name, value in (
-            ("usd", usd),
-            ("tokens", tokens),
-            ("redis_timeout", redis_timeout),
-            ("redis_cooldown", redis_cooldown),
-        ):
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if value is not None and not (number and value >= 0):
-                raise ConfigurationError(f"Budget {name} must be a number >= 0, got {value!r}")
-        if per is not None and per not in PERIODS:
-            raise ConfigurationError(f"Budget per must be one of {PERIODS} or None, got {per!r}")
-        if tokens is not None and not isinstance(tokens, int):
-            raise ConfigurationError(f"Budget tokens must be a whole number, got {tokens!r}")
-        if not key or not isinstance(key, str):
-            raise ConfigurationError(
-                f"Budget key must name a metadata key, e.g. 'tenant_id', got {key!r}"
-            )
+        check_settings(usd, tokens, per, key, redis_timeout, redis_cooldown)
         self.usd = usd
         self.tokens = tokens
         self.per = per
@@ -149,11 +134,17 @@ class Budget:
         self._down_until = float("-inf")
         self._down_reason = ""
         self._window = Window(0.0, -1.0)
+        self._start_without_threads()
+        _budgets.add(self)
+
+    def _start_without_threads(self) -> None:
+        """No worker thread yet: at creation, and in a forked child, which has none of
+        its parent's (the parent sends the charges it queued)."""
         #: Set once no worker thread is left waiting on the store for a call that gave up.
         self._straggler = threading.Event()
         self._straggler.set()
         #: Sends charges to a remote store for calls that cannot wait for it.
-        self._sender = ChargeSender(self._add)
+        self._sender = ChargeSender(self._send)
 
     def __repr__(self) -> str:
         where = "redis" if self.redis_url else "memory"
@@ -224,21 +215,32 @@ class Budget:
 
         `deadline` is the call's (`time.monotonic()` seconds): a remote store is waited on
         until then at most, and at most 2 x `redis_timeout`. A charge the store has not
-        taken by then is not dropped: the budget's worker thread sends it when the store
-        answers (while the process lives).
+        taken by then, or made while the store rests after a failure (not waited on), is
+        not dropped: the budget's worker thread sends it when the store answers (while the
+        process lives). Without a deadline, a charge made while the store rests is dropped.
         """
         usd = usd if math.isfinite(usd) and usd > 0 else 0.0  # NaN would poison the counter
         tokens = max(tokens, 0)
         if usd == 0 and tokens == 0:
             return
-        slot, window = tenant_slot(self.tenant(metadata)), self.window()
+        at = self.clock()
+        slot, window = tenant_slot(self.tenant(metadata)), self._window_at(at)
+        resting = at < self._down_until  # the store failed less than `redis_cooldown` ago
         if deadline is None or not self.store.remote:
-            self._add(slot, window, usd, tokens)
+            if resting:
+                self._unavailable("charged", f"could not be reached ({self._down_reason})")
+            else:
+                self._send(slot, window, usd, tokens)
             return
+        # The worker sends even while the store rests; a call waits for it only otherwise.
         now = time.monotonic()
-        wait = store_wait(self.redis_timeout, deadline, now)
-        sent = self._sender.charge(slot, window, usd, tokens, until=now + wait)
-        if not sent and now + wait < deadline:  # slower than its own socket bounds
+        wait = 0.0 if resting else store_wait(self.redis_timeout, deadline, now)
+        try:
+            sent = self._sender.charge(slot, window, usd, tokens, until=now + wait)
+        except RuntimeError as exc:  # no thread now: the store is fine, the charge waits
+            logger.warning("llm budget charge queued: no worker thread could start (%s)", exc)
+            return
+        if not sent and not resting and now + wait < deadline:  # slower than its socket bounds
             self._failed(TimeoutError())
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -250,10 +252,8 @@ class Budget:
         """
         return self._sender.wait_sent(timeout)
 
-    def _add(self, slot: str, window: Window, usd: float, tokens: int) -> None:
-        if self.clock() < self._down_until:  # the store failed less than `redis_cooldown` ago
-            self._unavailable("charged", f"could not be reached ({self._down_reason})")
-            return
+    def _send(self, slot: str, window: Window, usd: float, tokens: int) -> None:
+        """Add a charge to the store now; a failure rests the store and drops the charge."""
         try:
             self.store.add(slot, window, usd, tokens)
         except Exception as exc:
@@ -263,17 +263,31 @@ class Budget:
     async def acheck(
         self, metadata: Mapping[str, Any], deadline: float | None = None
     ) -> LLMError | None:
-        """`check` for async callers: a remote store is asked from a worker thread."""
-        if self.store.remote:
-            return await asyncio.to_thread(self.check, metadata, deadline)
-        return self.check(metadata)
+        """`check` for async callers: a remote store is asked from a worker thread, which
+        the call waits for no longer than its deadline (the executor may have none free)."""
+        if not self.store.remote:
+            return self.check(metadata)
+        check = asyncio.to_thread(self.check, metadata, deadline)
+        if deadline is None:
+            return await check
+        try:
+            return await acall_before(deadline, None, check)
+        except TotalTimeoutError:
+            return self._unavailable("checked", "was not asked: no thread was free in time")
 
     async def arecord(
         self, metadata: Mapping[str, Any], usd: float, tokens: int, deadline: float | None = None
     ) -> None:
-        """`record` for async callers: a remote store is sent to from a worker thread."""
+        """`record` for async callers: a remote store is sent to from a worker thread.
+
+        The charge goes on when the call is cancelled meanwhile (a cancel scope cancels
+        every await in it, the one in `finally` too), or its deadline passes before a
+        thread of the executor was free for it.
+        """
         if self.store.remote and (usd > 0 or tokens > 0):
-            await asyncio.to_thread(self.record, metadata, usd, tokens, deadline)
+            charge = asyncio.shield(asyncio.to_thread(self.record, metadata, usd, tokens, deadline))
+            with contextlib.suppress(TotalTimeoutError):  # it goes on, and is sent later
+                await (charge if deadline is None else acall_before(deadline, None, charge))
         else:
             self.record(metadata, usd, tokens)
 
@@ -371,6 +385,19 @@ class Budget:
             "(Budget(fail_open=True) lets calls through when the store cannot answer)",
             retryable=True,
         )
+
+
+#: Every budget alive, for a forked child to drop its parent's worker threads from.
+_budgets: weakref.WeakSet[Budget] = weakref.WeakSet()
+
+
+def _forget_parent_threads() -> None:
+    for budget in list(_budgets):
+        budget._start_without_threads()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX: a prefork worker pool forks a loaded app
+    os.register_at_fork(after_in_child=_forget_parent_threads)
 
 
 def refusal(error: LLMError, model: str, provider: str) -> LLMResponse:

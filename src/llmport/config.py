@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -35,6 +36,10 @@ EnvFile = str | os.PathLike[str] | None
 _AUTH_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"}
 )
+#: Auth headers whose value is `<scheme> <token>` (`Bearer <key>`); the others hold a key.
+_SCHEME_HEADERS = frozenset({"authorization", "proxy-authorization"})
+#: `<scheme> <token>`: a scheme word, any whitespace, then the token.
+_SCHEMED_VALUE = re.compile(r"\s*[A-Za-z]+\s+(.*)", re.DOTALL)
 _MASKED = "**********"  # what pydantic shows for a SecretStr
 
 DEFAULT_RETRY_ON = frozenset(
@@ -253,19 +258,24 @@ def mask_auth_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
-    """The credentials in auth headers: each value's token (without a scheme such as
-    `Bearer`), or the whole value when it has no scheme or its token is too short to mask.
+    """The credentials in auth headers: an `Authorization` value's token (without a
+    scheme such as `Bearer`), or the whole value when it has no scheme or its token is
+    too short to mask; a key header's (`X-Api-Key`, `Cookie`) whole value, and its
+    token too when it looks like one.
 
     Masking the token masks the whole value too and keeps the scheme, so an echoed
     `Bearer <key>` reads `Bearer [REDACTED]` whether the key was configured as
-    `api_key` or sent in a header.
+    `api_key` or sent in a header. A key header has no scheme: a first word before a
+    space is part of its key.
     """
     secrets: list[str] = []
     for name, value in headers.items():
         if name.lower() in _AUTH_HEADERS and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            token = token.strip()
-            secrets.append(token if scheme.isalpha() and len(token) >= 6 else value)
+            schemed = _SCHEMED_VALUE.fullmatch(value)
+            token = schemed.group(1).strip() if schemed else ""
+            if len(token) < 6 or name.lower() not in _SCHEME_HEADERS:
+                secrets.append(value)
+            secrets.append(token)
     return tuple(s for s in secrets if len(s) >= 6)
 
 

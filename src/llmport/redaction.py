@@ -7,6 +7,7 @@ credential; reduces upstream bodies to a short description (never the body).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from llmport._json import load_json
 
 __all__ = [
     "known_secret_count",
+    "longest_first",
     "redact",
     "redact_values",
     "register_secret",
@@ -22,7 +24,9 @@ __all__ = [
 ]
 
 
-_known_secrets: set[str] = set()
+#: The registered secrets, longest first (`longest_first`).
+_known_secrets: tuple[str, ...] = ()
+_registering = threading.Lock()
 _SECRET_PATTERNS = (
     re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}"),
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-.=:/+]{6,}"),
@@ -39,8 +43,17 @@ _MAX_TITLE = 80
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value so `redact()` removes it wherever it appears."""
+    global _known_secrets
     if value and len(value) >= 6:
-        _known_secrets.add(value)
+        with _registering:
+            if value not in _known_secrets:
+                _known_secrets = longest_first((*_known_secrets, value))
+
+
+def longest_first(secrets: Iterable[str]) -> tuple[str, ...]:
+    """`secrets` in the order to mask them: longest first, so a secret that holds another
+    (a header token that begins with the API key) is masked whole, not around it."""
+    return tuple(sorted(secrets, key=len, reverse=True))
 
 
 def known_secret_count() -> int:
@@ -50,7 +63,7 @@ def known_secret_count() -> int:
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Remove API keys and other credentials from text meant for messages and logs."""
-    for secret in (*secrets, *_known_secrets):
+    for secret in longest_first((*secrets, *_known_secrets)) if secrets else _known_secrets:
         if secret:
             text = text.replace(secret, "[REDACTED]")
     for pattern in _SECRET_PATTERNS:
