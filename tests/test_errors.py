@@ -299,3 +299,51 @@ def test_a_message_holding_aiohttps_response_head_keeps_no_header() -> None:
     assert "zq9" not in error.message
     assert "RawResponseMessage" not in error.message
     assert error.message == "connection: ClientPayloadError"
+
+
+def _raised_from(exc: BaseException, cause: BaseException) -> BaseException:
+    try:
+        raise exc from cause
+    except BaseException as raised:
+        return raised
+
+
+def test_a_response_aiohttp_could_not_parse_is_bad_response_without_the_parsers_status() -> None:
+    import aiohttp
+    from aiohttp import http_exceptions
+
+    parser_error = http_exceptions.BadStatusLine('{"id": "x"}')
+    exc = _raised_from(
+        aiohttp.ClientResponseError(
+            request_info=None,  # type: ignore[arg-type]
+            history=(),
+            status=parser_error.code,
+            message=str(parser_error.message),
+        ),
+        parser_error,
+    )
+    error = classify(exc)
+    assert error.kind is ErrorKind.BAD_RESPONSE
+    assert error.status_code is None  # 400 was the parser's, not the server's
+    assert not error.retryable
+
+
+def test_a_body_cut_short_stays_a_connection_failure_though_its_cause_is_a_parser_error() -> None:
+    import aiohttp
+    from aiohttp import http_exceptions
+
+    cause = http_exceptions.TransferEncodingError("Not enough data to satisfy transfer length")
+    exc = _raised_from(aiohttp.ClientPayloadError("Response payload is not completed"), cause)
+    assert classify(exc).kind is ErrorKind.CONNECTION
+
+
+def test_an_error_status_aiohttp_raised_for_is_judged_by_that_status() -> None:
+    import aiohttp
+
+    exc = aiohttp.ClientResponseError(
+        request_info=None,  # type: ignore[arg-type]
+        history=(),
+        status=503,
+        message="Service Unavailable",
+    )
+    assert classify(exc).kind is ErrorKind.SERVER

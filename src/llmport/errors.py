@@ -243,6 +243,8 @@ def classify(
     known = True
     if _is_decoding_failure(exc):
         kind, message = ErrorKind.BAD_RESPONSE, "the body does not match its Content-Encoding"
+    elif _is_broken_http(exc):  # the parser's status (400) is not one the server sent
+        kind, status, message = ErrorKind.BAD_RESPONSE, None, "the response is not valid HTTP"
     elif kind is None or (kind is ErrorKind.SERVER and status is not None and status < 500):
         if status is not None:
             kind = kind_for_status(status, message)
@@ -273,6 +275,24 @@ def _is_decoding_failure(exc: BaseException) -> bool:
         if any(cls.__name__ in _DECODING_FAILURES for cls in type(link).__mro__):
             return True
         link = link.__cause__ or link.__context__
+    return False
+
+
+def _is_broken_http(exc: BaseException) -> bool:
+    """Whether aiohttp could not parse the response's head (or bytes after a 204's).
+
+    aiohttp raises `ClientResponseError` from its parser's `HttpProcessingError`, with
+    the parser's code as the status; a body cut short is a `ClientPayloadError`
+    instead, and stays a connection failure.
+    """
+    link: BaseException | None = exc
+    for _ in range(8):  # the exceptions `exc` was raised from, outermost first
+        if link is None:
+            return False
+        cause = link.__cause__
+        if type(link).__name__ == "ClientResponseError" and cause is not None:
+            return any(cls.__name__ == "HttpProcessingError" for cls in type(cause).__mro__)
+        link = cause or link.__context__
     return False
 
 

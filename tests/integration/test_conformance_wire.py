@@ -480,3 +480,16 @@ def test_a_streamed_refusal_is_the_content_and_kept_as_refusal(make: Make, strea
         response = streamed(make(server))
     assert response.ok
     assert response.content == response.refusal == "I can't help."
+
+
+def test_a_204_with_a_body_is_bad_response_and_not_retried(make: Make, any_path: Call) -> None:
+    # A 204 has no body by definition: httpx drops the bytes and reads an empty answer,
+    # aiohttp reads them as the next response's status line. Either way the server broke
+    # HTTP, and the HTTP parser's own "400" is not a status the server sent.
+    answer = http_answer(completion({"content": "hello"}), status="204 No Content")
+    with raw_server(answer) as server:
+        response = any_path(make(server))
+        assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+        assert response.error is not None
+        assert response.error.status_code is None
+        assert server.requests == 1
