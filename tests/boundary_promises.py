@@ -167,6 +167,15 @@ def _kind_problems(
     if redirect and rendered.whole and where.startswith("openai_compatible"):  # see violations()
         named = error is not None and (error.status_code == status or str(status) in error.message)
         return [] if named else [f"{where}: a {status} redirect is not reported with its status"]
+    if _informational(status):
+        if error is None or error.kind not in (ErrorKind.CONNECTION, ErrorKind.BAD_RESPONSE):
+            got = error.kind.value if error else "success"
+            return [f"{where}: a lone {status} gave {got}, not connection or bad_response"]
+        return []
+    if status == 204 and (error is None or error.kind is not ErrorKind.BAD_RESPONSE):
+        # no body by definition, so no completion and no events: not a stream cut short
+        got = error.kind.value if error else "success"
+        return [f"{where}: a 204 gave {got}, not bad_response"]
     whole = (
         200 <= status < 300
         and status != 204
@@ -181,6 +190,18 @@ def _kind_problems(
         got = error.kind.value if error else "success"
         return [f"{where}: a 2xx body that is not a completion gave {got}, not bad_response"]
     return []
+
+
+def _informational(status: int) -> bool:
+    """A 1xx status sent as the only answer, with the body after it.
+
+    It promises a final answer that never comes, so the call fails, but which way
+    depends on the HTTP stack (docs/decisions.md): httpx waits for the final answer
+    and meets the closed connection (`connection`); aiohttp reads the body as the next
+    answer's status line and finds it is not HTTP (`bad_response`). Either is right;
+    success, or a status of the server's own (`invalid_request`), is not.
+    """
+    return 100 <= status < 200
 
 
 def signature(response: LLMResponse) -> dict[str, Any]:
@@ -277,9 +298,13 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
             name = f"{outcome.provider} {outcome.path}"
             found = signature(outcome.response)
             # an error status is judged by its status, whatever the body
-            no_finish = 200 <= behaviour.status < 300 and (
-                payload == Raw("sse-text")
-                or (isinstance(payload, Answer) and payload.finish is None)
+            no_finish = (
+                200 <= behaviour.status < 300
+                and behaviour.status != 204
+                and (
+                    payload == Raw("sse-text")
+                    or (isinstance(payload, Answer) and payload.finish is None)
+                )
             )
             if no_finish:
                 # an error event in a stream says what failed: compared as usual (only an
@@ -297,6 +322,8 @@ def parity_problems(behaviour: Behaviour, outcomes: list[Outcome]) -> list[str]:
                 continue
             if _litellm_reread_the_usage(behaviour, outcome):
                 del found["usage"]  # the rest must still agree
+            if _informational(behaviour.status):
+                del found["kind"]  # which HTTP stack saw what differs; the rest must agree
             signatures[name] = found
         first = next(iter(signatures.values()), None)
         differing = {

@@ -457,14 +457,18 @@ def test_a_refusal_is_the_content_and_kept_as_refusal(make: Make, buffered: Call
     assert response.content == response.refusal == "I can't help with that."
 
 
+def framed_answer(framing: str) -> tuple[bytes, str]:
+    """A finished answer as a JSON document or an event stream, and its content type."""
+    if framing == "json":
+        return completion({"content": "hello"}), "application/json"
+    return frame({"content": "hel"}, "stop") + DONE, "text/event-stream"
+
+
 @pytest.mark.parametrize("framing", ["json", "event-stream"])
 def test_a_body_that_lies_about_its_content_encoding_is_bad_response(
     make: Make, any_path: Call, framing: str
 ) -> None:
-    if framing == "json":
-        body, content_type = completion({"content": "hello"}), "application/json"
-    else:
-        body, content_type = frame({"content": "hel"}, "stop") + DONE, "text/event-stream"
+    body, content_type = framed_answer(framing)
     gzip = [("content-encoding", "gzip")]
     with raw_server(http_answer(body, content_type=content_type, headers=gzip)) as server:
         response = any_path(make(server))
@@ -482,11 +486,16 @@ def test_a_streamed_refusal_is_the_content_and_kept_as_refusal(make: Make, strea
     assert response.content == response.refusal == "I can't help."
 
 
-def test_a_204_with_a_body_is_bad_response_and_not_retried(make: Make, any_path: Call) -> None:
-    # A 204 has no body by definition: httpx drops the bytes and reads an empty answer,
-    # aiohttp reads them as the next response's status line. Either way the server broke
-    # HTTP, and the HTTP parser's own "400" is not a status the server sent.
-    answer = http_answer(completion({"content": "hello"}), status="204 No Content")
+@pytest.mark.parametrize("framing", ["json", "event-stream"])
+def test_a_204_with_a_body_is_bad_response_and_not_retried(
+    make: Make, any_path: Call, framing: str
+) -> None:
+    # A 204 has no body by definition: httpx drops the bytes and reads an empty answer
+    # (no events: not a stream cut short), aiohttp reads them as the next response's
+    # status line. Either way the server sent no completion, and the HTTP parser's own
+    # "400" is not a status the server sent.
+    body, content_type = framed_answer(framing)
+    answer = http_answer(body, status="204 No Content", content_type=content_type)
     with raw_server(answer) as server:
         response = any_path(make(server))
         assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)

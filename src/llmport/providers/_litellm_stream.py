@@ -112,8 +112,11 @@ def _inspect(stream: Any) -> _RawChunks | None:
     kind = type(source)
     if kind.__module__.split(".")[0] == "openai" and kind.__name__ in ("Stream", "AsyncStream"):
         raw = _RawChunks(source)
-        headers = getattr(getattr(source, "response", None), "headers", None) or {}
-        if not str(headers.get("content-type", "text/event-stream")).startswith(
+        response = getattr(source, "response", None)
+        headers = getattr(response, "headers", None) or {}
+        if getattr(response, "status_code", None) == 204:  # no body, so no events: not a cut
+            raw.mark_invalid("the server answered 204 No Content to a stream request")
+        elif not str(headers.get("content-type", "text/event-stream")).startswith(
             "text/event-stream"
         ):  # e.g. a JSON document: the SSE parser would find no events and litellm say "stop"
             raw.mark_invalid("the answer to a stream request is not an event stream")
