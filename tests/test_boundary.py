@@ -247,6 +247,18 @@ settings.register_profile(
 
 
 @settings(settings.get_profile("boundary"))
+# A 204 has no body: bad_response on every path when it arrives whole (a body sent
+# after it breaks HTTP), and connection or bad_response when cut, even before its head.
+@example(
+    behaviour=Behaviour(status=204, payload=Answer("Hi")),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
+@example(
+    behaviour=Behaviour(status=204, payload=ErrorObject("", None, None), cut=0.0),
+    litellm_key="api_key",
+    direct_key="api_key",
+)
 # A raw SSE body ignores `error_after` (only an answer is streamed with an error event).
 @example(
     behaviour=Behaviour(payload=Raw("sse-text"), sse=Sse(done=False, error_after=0)),

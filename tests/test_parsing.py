@@ -162,6 +162,15 @@ def test_content_filter_without_content_is_an_error() -> None:
     assert response.error.kind is ErrorKind.CONTENT_FILTER
 
 
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_an_answer_the_filter_withheld_keeps_the_reasoning_shown_before_it(field: str) -> None:
+    message = {"content": None, field: "Thinking it over"}
+    response = parse_completion(completion(message, finish="content_filter"))
+    assert response.error is not None
+    assert response.error.kind is ErrorKind.CONTENT_FILTER
+    assert response.reasoning == "Thinking it over"  # as a stream of the same answer keeps it
+
+
 # --- tool calls ----------------------------------------------------------------------------
 
 

@@ -251,11 +251,15 @@ def _parse_completion(payload: Any, *, provider: str, model: str) -> LLMResponse
     if not content and refusal:
         content = refusal
     reasoning = read_field(message, "reasoning_content") or read_field(message, "reasoning")
+    reasoning = reasoning if isinstance(reasoning, str) and reasoning else None
     if tool_calls and finish in ("stop", "unknown"):
         finish = "tool_calls"
     if finish == "content_filter" and not content and not tool_calls:
         blocked = _error_response(WITHHELD, provider=provider, model=model, raw=payload)
-        return _with(blocked, usage=usage, id=response_id, raw_finish_reason=raw_finish)
+        # the reasoning the model showed before the filter is kept, as a stream keeps it
+        return _with(
+            blocked, usage=usage, id=response_id, raw_finish_reason=raw_finish, reasoning=reasoning
+        )
     return LLMResponse(
         status=LLMResponseStatus.SUCCESS,
         content=content,
@@ -267,7 +271,7 @@ def _parse_completion(payload: Any, *, provider: str, model: str) -> LLMResponse
         id=response_id,
         usage=usage,
         refusal=refusal,
-        reasoning=reasoning if isinstance(reasoning, str) and reasoning else None,
+        reasoning=reasoning,
         raw=payload,
     )
 
