@@ -279,11 +279,13 @@ def _is_decoding_failure(exc: BaseException) -> bool:
 
 
 def _is_broken_http(exc: BaseException) -> bool:
-    """Whether aiohttp could not parse the response's head (or bytes after a 204's).
+    """Whether the HTTP parser could not read the response (its head, or bytes after it).
 
     aiohttp raises `ClientResponseError` from its parser's `HttpProcessingError`, with
     the parser's code as the status; a body cut short is a `ClientPayloadError`
-    instead, and stays a connection failure.
+    instead, and stays a connection failure. httpx raises from h11's
+    `RemoteProtocolError`, which also reports a connection closed too early: that
+    one stays a connection failure.
     """
     link: BaseException | None = exc
     for _ in range(8):  # the exceptions `exc` was raised from, outermost first
@@ -292,6 +294,8 @@ def _is_broken_http(exc: BaseException) -> bool:
         cause = link.__cause__
         if type(link).__name__ == "ClientResponseError" and cause is not None:
             return any(cls.__name__ == "HttpProcessingError" for cls in type(cause).__mro__)
+        if type(link).__module__.split(".")[0] == "h11":
+            return "closed connection" not in str(link)
         link = cause or link.__context__
     return False
 

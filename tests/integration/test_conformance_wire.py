@@ -502,3 +502,25 @@ def test_a_204_with_a_body_is_bad_response_and_not_retried(
         assert response.error is not None
         assert response.error.status_code is None
         assert server.requests == 1
+
+
+@pytest.mark.parametrize(
+    "head",
+    [f"HTTP/1.1 2OO {KEY}", "HTTP/2 200 OK", f"HTTP/1.1 200 OK\r\nno colon {KEY}"],
+    ids=["garbled-status", "http2-status-line", "header-without-colon"],
+)
+def test_a_response_head_that_is_not_http_is_bad_response_and_not_retried(
+    make: Make, any_path: Call, head: str
+) -> None:
+    # httpx and aiohttp each refuse the head with an error of their own parser: the
+    # server's bytes are wrong, so trying again would only read them again.
+    body = completion({"content": "hello"})
+    lines = [head, "content-type: application/json", f"content-length: {len(body)}", "", ""]
+    with raw_server(["\r\n".join(lines).encode() + body]) as server:
+        response = any_path(make(server))
+        assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+        assert response.error is not None
+        assert response.error.status_code is None
+        assert KEY not in response.error.message
+        assert KEY not in repr(response)
+        assert server.requests == 1
