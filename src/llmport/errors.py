@@ -303,7 +303,7 @@ def _is_broken_http(exc: BaseException) -> bool:
 def _status_of(exc: BaseException) -> int | None:
     for candidate in (exc, getattr(exc, "response", None)):
         value = getattr(candidate, "status_code", None) or getattr(candidate, "status", None)
-        if isinstance(value, int) and 100 <= value <= 599:
+        if isinstance(value, int) and 100 <= value <= 999:
             return value
     return None
 
@@ -344,7 +344,7 @@ def _status_body(exc: BaseException) -> tuple[int, str | Mapping[str, Any]] | No
         if link is None:
             return None
         body, status = getattr(link, "body", None), getattr(link, "status_code", None)
-        if isinstance(body, (str, Mapping)) and isinstance(status, int) and 300 <= status <= 599:
+        if isinstance(body, (str, Mapping)) and isinstance(status, int) and 300 <= status <= 999:
             return status, body
         link = link.__cause__ or link.__context__
     return None

@@ -524,3 +524,16 @@ def test_a_response_head_that_is_not_http_is_bad_response_and_not_retried(
         assert KEY not in response.error.message
         assert KEY not in repr(response)
         assert server.requests == 1
+
+
+@pytest.mark.parametrize("status", ["600 Beyond", "999 Request Denied"])
+def test_an_answer_with_a_status_past_599_is_described_not_echoed(
+    make: Make, buffered: Call, status: str
+) -> None:
+    body = completion({"content": "s3cr3t-body-text"})
+    with raw_server(http_answer(body, status=status)) as server:
+        response = buffered(make(server))
+    assert response.error is not None
+    assert "s3cr3t-body-text" not in response.error.message
+    assert "s3cr3t-body-text" not in repr(response.error)
+    assert response.error.kind is ErrorKind.SERVER  # past 5xx: the server's fault, as 5xx
