@@ -39,8 +39,9 @@ def http_answer(
     content_type: str = "application/json",
     headers: Sequence[tuple[str, str]] = (),
 ) -> list[bytes]:
-    """A complete HTTP/1.1 response with a Content-Length."""
+    """A complete HTTP/1.1 response with a Content-Length (no content type when "")."""
     head = [f"HTTP/1.1 {status}", f"content-type: {content_type}", f"content-length: {len(body)}"]
+    head = head if content_type else [head[0], head[2]]
     head += [f"{name}: {value}" for name, value in headers]
     head += ["connection: close", "", ""]
     return ["\r\n".join(head).encode() + body]
@@ -537,3 +538,19 @@ def test_an_answer_with_a_status_past_599_is_described_not_echoed(
     assert "s3cr3t-body-text" not in response.error.message
     assert "s3cr3t-body-text" not in repr(response.error)
     assert response.error.kind is ErrorKind.SERVER  # past 5xx: the server's fault, as 5xx
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [("205 Reset Content", b""), ("200 OK", b""), ("200 OK", b'data: {"choices": []}\n\n')],
+    ids=["205-empty", "200-empty", "200-events"],
+)
+def test_a_stream_answer_without_a_content_type_is_bad_response_on_both_providers(
+    make: Make, streamed: Call, status: str, body: bytes
+) -> None:
+    # Without `text/event-stream` an answer is not read as events (the direct provider
+    # decodes it whole), so an empty one is no answer, not a stream cut short.
+    with raw_server(http_answer(body, status=status, content_type="")) as server:
+        response = streamed(make(server))
+        assert error_of(response) == (ErrorKind.BAD_RESPONSE, 1)
+        assert server.requests == 1

@@ -113,12 +113,13 @@ def _inspect(stream: Any) -> _RawChunks | None:
     if kind.__module__.split(".")[0] == "openai" and kind.__name__ in ("Stream", "AsyncStream"):
         raw = _RawChunks(source)
         response = getattr(source, "response", None)
-        headers = getattr(response, "headers", None) or {}
+        headers = getattr(response, "headers", None)
         if getattr(response, "status_code", None) == 204:  # no body, so no events: not a cut
             raw.mark_invalid("the server answered 204 No Content to a stream request")
-        elif not str(headers.get("content-type", "text/event-stream")).startswith(
+        elif headers is not None and not str(headers.get("content-type", "")).startswith(
             "text/event-stream"
-        ):  # e.g. a JSON document: the SSE parser would find no events and litellm say "stop"
+        ):  # a JSON document, or no content type: not read as events (as the direct
+            # provider reads it), where the SSE parser would find none and litellm say "stop"
             raw.mark_invalid("the answer to a stream request is not an event stream")
         stream.completion_stream = raw
         return raw
