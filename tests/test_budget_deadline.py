@@ -556,3 +556,25 @@ async def test_an_async_charge_waiting_for_a_busy_executor_comes_back_at_the_dea
         free.set()
         assert await asyncio.to_thread(store.landed.wait, SAFETY)  # and the charge still landed
     assert tokens_charged(store, "x") == 7
+
+
+async def test_an_async_check_the_store_let_run_out_says_so_whichever_wait_ends_first(
+    hung: RemoteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker's own wait for the store ends at the call's deadline, as does the
+    # call's wait for the worker: when the call's ends first, the store was still asked.
+    worker_done = threading.Event()
+
+    def call_before(deadline: float, total: float | None, function: Callable[[], Any]) -> Any:
+        worker_done.wait(SAFETY)  # outlasts the call's own wait
+        raise llmport._deadline.TotalTimeoutError(total)
+
+    monkeypatch.setattr(llmport.budget, "call_before", call_before)
+    budget = Budget(usd=1, store=hung, redis_timeout=SAFETY)
+    try:
+        error = await budget.acheck({}, time.monotonic() + 0.05)
+    finally:
+        worker_done.set()
+    assert error is not None
+    assert error.kind is ErrorKind.BUDGET_UNAVAILABLE
+    assert "remaining total_timeout" in error.message

@@ -267,13 +267,25 @@ class Budget:
         the call waits for no longer than its deadline (the executor may have none free)."""
         if not self.store.remote:
             return self.check(metadata)
-        check = asyncio.to_thread(self.check, metadata, deadline)
+        started = threading.Event()
+
+        def check() -> LLMError | None:
+            started.set()
+            return self.check(metadata, deadline)
+
         if deadline is None:
-            return await check
+            return await asyncio.to_thread(check)
         try:
-            return await acall_before(deadline, None, check)
+            return await acall_before(deadline, None, asyncio.to_thread(check))
         except TotalTimeoutError:
-            return self._unavailable("checked", "was not asked: no thread was free in time")
+            # The thread's own wait for the store ends at the same deadline: whichever
+            # came first, the reason is the same when the store was asked.
+            why = (
+                "did not answer within the call's remaining total_timeout"
+                if started.is_set()
+                else "was not asked: no thread was free in time"
+            )
+            return self._unavailable("checked", why)
 
     async def arecord(
         self, metadata: Mapping[str, Any], usd: float, tokens: int, deadline: float | None = None
