@@ -389,13 +389,8 @@ def _litellm_refused_the_usage(
     """litellm refuses a buffered answer whose usage holds a count that is not an integer
     (docs/decisions.md, "Where litellm makes parity impossible"): `bad_response` there,
     where the direct provider keeps the answer with that count unknown."""
-    payload = behaviour.payload
     return (
-        outcome.provider.startswith("litellm")
-        and outcome.path not in ("stream", "astream")
-        and isinstance(payload, Answer)
-        and isinstance(payload.usage, tuple)
-        and any(count in _COUNTS_LITELLM_REFUSES for _, count in payload.usage)
+        _litellm_buffered_usage_holds(behaviour, outcome, _COUNTS_LITELLM_REFUSES)
         and found["kind"] == "bad_response"
     )
 
@@ -408,13 +403,20 @@ _COUNTS_LITELLM_REREADS = frozenset({"bool", "zero"})
 def _litellm_reread_the_usage(behaviour: Behaviour, outcome: Outcome) -> bool:
     """litellm reads some usage counts of a buffered answer otherwise (docs/decisions.md,
     "Where litellm makes parity impossible"), so its usage is left out of the comparison."""
+    return _litellm_buffered_usage_holds(behaviour, outcome, _COUNTS_LITELLM_REREADS)
+
+
+def _litellm_buffered_usage_holds(
+    behaviour: Behaviour, outcome: Outcome, counts: frozenset[str]
+) -> bool:
+    """Whether `outcome` is a buffered LiteLLM call whose answer's usage holds one of `counts`."""
     payload = behaviour.payload
     return (
         outcome.provider.startswith("litellm")
         and outcome.path not in ("stream", "astream")
         and isinstance(payload, Answer)
         and isinstance(payload.usage, tuple)
-        and any(count in _COUNTS_LITELLM_REREADS for _, count in payload.usage)
+        and any(count in counts for _, count in payload.usage)
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llmport._budget_charges
@@ -578,3 +578,54 @@ async def test_an_async_check_the_store_let_run_out_says_so_whichever_wait_ends_
     assert error is not None
     assert error.kind is ErrorKind.BUDGET_UNAVAILABLE
     assert "remaining total_timeout" in error.message
+
+
+class OneAtATime(HungAdds):
+    """`HungAdds` that records how many adds ever ran at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count = threading.Lock()
+        self._running = 0
+        self.most_at_once = 0
+
+    def add(self, tenant: str, window: Window, usd: float, tokens: int) -> None:
+        with self._count:
+            self._running += 1
+            self.most_at_once = max(self.most_at_once, self._running)
+        try:
+            super().add(tenant, window, usd, tokens)
+        finally:
+            with self._count:
+                self._running -= 1
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    charges=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(1, 1_000)), max_size=30
+    ),
+    hung_for=st.integers(0, 30),
+)
+def test_every_charge_lands_once_whenever_a_hung_store_answers(
+    charges: list[tuple[str, int]], hung_for: int
+) -> None:
+    # Charges made while the store hangs (with no time left to wait) queue behind one
+    # worker; the rest wait for it. Whenever the store answers, each tenant is charged
+    # exactly what its calls spent, and no second worker ever started.
+    store = OneAtATime()
+    budget = Budget(tokens=10**9, store=store, redis_timeout=SAFETY)
+    try:
+        for index, (tenant, tokens) in enumerate(charges):
+            if index == hung_for:
+                store.add_release.set()
+            due = time.monotonic() + (SAFETY if store.add_release.is_set() else -1)
+            budget.record({"tenant_id": tenant}, 0.0, tokens, deadline=due)
+        store.add_release.set()
+        assert budget.flush(SAFETY)
+    finally:
+        store.add_release.set()
+    assert store.most_at_once <= 1
+    for tenant in "abc":
+        spent = sum(tokens for name, tokens in charges if name == tenant)
+        assert tokens_charged(store, tenant) == spent

@@ -393,10 +393,7 @@ def _read_all(response: httpx.Response, request: ChatRequest) -> bytes:
 
 
 def _is_event_stream(status: int, headers: Mapping[str, str]) -> bool:
-    """True for a 2xx SSE answer; errors and buffered JSON answers are decoded whole.
-
-    A 204 has no body whatever its headers say (so no events): decoded, it is an empty
-    answer, `bad_response` as on a buffered call, not a stream cut short.
-    """
+    """True for a 2xx SSE answer; errors, JSON answers and a 204 (which has no body,
+    so no events: not a stream cut short) are decoded whole."""
     content_type = headers.get("content-type", "")
     return 200 <= status < 300 and status != 204 and content_type.startswith("text/event-stream")
